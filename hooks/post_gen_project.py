@@ -1,0 +1,59 @@
+"""Drop the files of unchosen options, write a local .env, optionally git init.
+
+Runs inside the new project. Idempotent and offline: running it again changes nothing.
+"""
+
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+SLUG = ANSWERS["project_slug"]
+
+# Each yes/no option and the paths that exist only for it: removed when it is off.
+OPTION_PATHS = {
+    "use_rest": [f"{SLUG}/api"],
+    "use_realtime": [f"{SLUG}/realtime", f"{SLUG}/templates/realtime", f"{SLUG}/static/realtime"],
+    "use_github_actions": [".github"],
+}
+
+# Local development values only; .env is git-ignored and real environment variables win.
+# The secret is made here, never rendered into a committed file; no "$" (django-environ would
+# read it as a reference to another variable).
+ENV_FILE = """\
+# Local development settings (git-ignored). Every variable is explained in .env.example.
+DEBUG=true
+SECRET_KEY={secret}
+"""
+
+
+def main():
+    for option, paths in OPTION_PATHS.items():
+        if not ANSWERS[option]:
+            for path in map(Path, paths):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    env_file = Path(".env")
+    if not env_file.exists():
+        env_file.write_text(ENV_FILE.format(secret=secrets.token_urlsafe(50)))
+
+    if ANSWERS["init_git"] and not Path(".git").exists():
+        if not shutil.which("git"):
+            sys.exit("ERROR: init_git=true but git is not installed; install git or generate with init_git=false")
+        author = ["-c", f"user.name={ANSWERS['author_name']}", "-c", f"user.email={ANSWERS['email']}"]
+        for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Start from cookiecutter-lightweight-django"]):
+            subprocess.run(["git", *author, *command], check=True)
+
+    print(f"""
+Created {SLUG}/. Next steps:
+  cd {SLUG}
+  python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt
+  .venv/bin/python manage.py migrate && .venv/bin/python manage.py runserver
+Tests: .venv/bin/pytest    Deploy: see README.md""")
+
+
+if __name__ == "__main__":
+    main()

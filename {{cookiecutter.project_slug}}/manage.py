@@ -1,0 +1,22 @@
+#!/usr/bin/env python
+"""Django's command-line utility for administrative tasks."""
+
+import os
+import sys
+
+
+def main():
+    """Run administrative tasks."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
+    from django.core.management import execute_from_command_line
+
+    from {{ cookiecutter.project_slug }}.env import EnvVarError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except EnvVarError as error:  # a missing or malformed variable: the message says which and how to fix it
+        sys.exit(f"Configuration error: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The home page and the health check that the platform polls."""
+
+from django.db import OperationalError, connection
+
+from {{ cookiecutter.project_slug }}.views import PROJECT_NAME
+
+
+def test_home_page_shows_the_project(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.context["project_name"] == PROJECT_NAME
+    assert "It works" in response.text
+
+
+def test_healthz_answers_json_after_a_database_round_trip(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_is_503_when_the_database_is_down(client, db, monkeypatch, caplog):
+    def refuse():
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "cursor", refuse)
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "unavailable"}
+    assert "the database did not answer" in caplog.text

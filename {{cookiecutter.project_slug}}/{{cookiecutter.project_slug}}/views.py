@@ -1,0 +1,40 @@
+"""
+Views of the core project: the home page and a health check for the platform.
+
+Add a view here, map it in urls.py, and test it in tests/test_views.py.
+https://docs.djangoproject.com/en/5.2/topics/http/views/
+"""
+
+import logging
+
+import django
+from django.apps import apps
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+logger = logging.getLogger(__name__)
+
+PROJECT_NAME = {{ cookiecutter.project_name|pyrepr }}
+
+# Add-on app label -> what it gives you; the home page lists those that are installed.
+ADDONS = {"api": "REST API at /api/", "realtime": "Real-time WebSockets (demo at /realtime/)"}
+
+
+def home(request):
+    addons = [text for label, text in ADDONS.items() if apps.is_installed(f"{__package__}.{label}")]
+    context = {"project_name": PROJECT_NAME, "addons": addons, "django_version": django.get_version()}
+    return render(request, "home.html", context)
+
+
+@never_cache
+def healthz(request):
+    """200 when the process and its database answer; 503 otherwise, for the platform's checks."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.exception("Health check: the database did not answer")
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

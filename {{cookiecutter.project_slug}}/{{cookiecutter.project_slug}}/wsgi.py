@@ -1,0 +1,13 @@
+"""
+WSGI entry point, served by gunicorn (see gunicorn.conf.py and the Procfile).
+
+https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
+"""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
+
+application = get_wsgi_application()
