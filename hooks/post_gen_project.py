@@ -44,7 +44,8 @@ def main():
         if not shutil.which("git"):
             sys.exit("ERROR: init_git=true but git is not installed; install git or generate with init_git=false")
         author = ["-c", f"user.name={ANSWERS['author_name']}", "-c", f"user.email={ANSWERS['email']}"]
-        for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Start from cookiecutter-lightweight-django"]):
+        first_commit = ["commit", "-q", "-m", "Start from cookiecutter-lightweight-django"]
+        for command in (["init", "-q", "-b", "main"], ["add", "-A"], first_commit):
             subprocess.run(["git", *author, *command], check=True)
 
     print(f"""

@@ -1,4 +1,4 @@
-"""Check every answer before a file is written: one clear line per mistake, exit 1."""
+"""Check every answer before a file is written: one clear line for the first mistake, exit 1."""
 
 import json
 import keyword
@@ -7,42 +7,39 @@ import sys
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-# Top-level packages of the dependencies; a project named like one would shadow it.
-TAKEN = {"django", "environ", "whitenoise", "gunicorn", "psycopg", "redis", "rest_framework"}
-TAKEN |= {"drf_spectacular", "tornado", "pytest", "test", "tests", "site", "static", "templates"}
+# Top-level packages of the dependencies and test layout; a project named like one would shadow it.
+TAKEN = {"django", "environ", "whitenoise", "gunicorn", "psycopg", "redis", "rest_framework", "drf_spectacular"}
+TAKEN |= {"tornado", "pytest", "test", "tests", "site", "static", "templates"}
+FREE_TEXT = ["project_name", "description", "author_name"]
 BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
 PYTHONS = ["3.11", "3.12", "3.13"]
-EMAIL = re.compile(r"^[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+EMAIL = re.compile(r"[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def problem():
-    """Return the first thing wrong with the answers as one line, or None."""
+    """The first broken rule as (field, rule, valid example), or None when every answer is fine."""
     slug = ANSWERS["project_slug"]
-    for field in ["project_name", "description", "author_name"]:
-        if CONTROL.search(ANSWERS[field]):
-            return f"{field} contains a line break or control character; use one line of text, e.g. {field}=\"My Project\""
-    if not ANSWERS["project_name"].strip():
-        return 'project_name is empty; give the project a name, e.g. project_name="My Project"'
-    if not slug:
-        return f"project_name {ANSWERS['project_name']!r} gives no package name; use letters in it or set one, e.g. project_slug=my_project"
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", slug):
-        return f"project_slug {slug!r} must be a lowercase ASCII Python identifier (a-z, 0-9, _; starts with a letter), e.g. project_slug=my_project"
-    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
-        return f"project_slug {slug!r} is a Python keyword; choose another name, e.g. project_slug={slug}_site"
-    if slug in sys.stdlib_module_names or slug in TAKEN:
-        return f"project_slug {slug!r} would shadow the {slug!r} module; choose another name, e.g. project_slug={slug}_site"
-    if not EMAIL.fullmatch(ANSWERS["email"]):
-        return f"email {ANSWERS['email']!r} is not an email address; use name@domain, e.g. email=you@example.com"
-    if ANSWERS["python_version"] not in PYTHONS:
-        return f"python_version {ANSWERS['python_version']!r} is not supported; use one of {', '.join(PYTHONS)}, e.g. python_version=3.12"
-    for name in BOOLEANS:
-        if not isinstance(ANSWERS[name], bool):
-            return f"{name} {ANSWERS[name]!r} is not a yes/no answer; use true or false, e.g. {name}=false"
-    return None
+    rules = [
+        *[(field, CONTROL.search(ANSWERS[field]), "must be one line of plain text") for field in FREE_TEXT],
+        ("project_name", not ANSWERS["project_name"].strip(), "must not be empty"),
+        ("project_slug", not slug, "is empty (the project name has no letters to derive it from); set one"),
+        ("project_slug", not re.fullmatch(r"[a-z][a-z0-9_]*", slug), "must be a lowercase ASCII Python identifier"),
+        ("project_slug", keyword.iskeyword(slug) or keyword.issoftkeyword(slug), "is a Python keyword"),
+        ("project_slug", slug in sys.stdlib_module_names | TAKEN, "would shadow a module of that name"),
+        ("email", not EMAIL.fullmatch(ANSWERS["email"]), "is not an email address (name@domain)"),
+        ("python_version", ANSWERS["python_version"] not in PYTHONS, f"must be one of {', '.join(PYTHONS)}"),
+        *[(name, not isinstance(ANSWERS[name], bool), "must be true or false") for name in BOOLEANS],
+    ]
+    return next(((field, rule) for field, broken, rule in rules if broken), None)
 
+
+EXAMPLES = {"project_name": '"My Project"', "description": '"A lightweight Django project."'}
+EXAMPLES |= {"author_name": '"Ada Lovelace"', "project_slug": "my_project", "email": "you@example.com"}
+EXAMPLES |= {"python_version": "3.12"} | dict.fromkeys(BOOLEANS, "false")
 
 if __name__ == "__main__":
-    if message := problem():
-        print(f"ERROR: {message}", file=sys.stderr)
+    if found := problem():
+        field, rule = found
+        print(f"ERROR: {field} {ANSWERS[field]!r} {rule}; e.g. {field}={EXAMPLES[field]}", file=sys.stderr)
         sys.exit(1)

@@ -18,12 +18,10 @@ logger = logging.getLogger(__name__)
 
 PROJECT_NAME = {{ cookiecutter.project_name|pyrepr }}
 
-# Add-on app label -> what it gives you; the home page lists those that are installed.
-ADDONS = {"api": "REST API at /api/", "realtime": "Real-time WebSockets (demo at /realtime/)"}
-
 
 def home(request):
-    addons = [text for label, text in ADDONS.items() if apps.is_installed(f"{__package__}.{label}")]
+    # Add-ons announce themselves: their AppConfig has a `home_url` to link from this page.
+    addons = [config for config in apps.get_app_configs() if getattr(config, "home_url", None)]
     context = {"project_name": PROJECT_NAME, "addons": addons, "django_version": django.get_version()}
     return render(request, "home.html", context)
 

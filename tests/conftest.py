@@ -1,0 +1,156 @@
+"""
+Shared fixtures for the template's tests: bakes, virtualenvs and services.
+
+- A bake per set of answers, made once per test session.
+- One virtualenv per distinct requirements set (and Python), cached on disk across runs and
+  shared between pytest-xdist workers, so 16 option combinations install 4 environments.
+- PostgreSQL and Redis come from DATABASE_URL / REDIS_URL. Without them the tests that need
+  them skip with the reason; with REQUIRE_SERVICES=1 (as in .ci/run) a missing service fails.
+"""
+
+import fcntl
+import hashlib
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+OPTIONS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
+# Every combination of the yes/no options, as dicts, with readable ids.
+COMBINATIONS = [dict(zip(OPTIONS, values, strict=True)) for values in itertools.product([False, True], repeat=4)]
+DEFAULTS = {"use_rest": False, "use_realtime": False, "use_github_actions": True, "init_git": False}
+VENV_CACHE = Path(os.environ.get("LDJ_VENV_CACHE", "/tmp/ldj-venvs"))
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "template-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+}
+
+
+def combination_id(answers):
+    return "-".join(name.removeprefix("use_") for name in OPTIONS if answers[name]) or "core"
+
+
+def combination_param(answers):
+    return pytest.param(answers, id=combination_id(answers))
+
+
+_bakes = {}
+
+
+@pytest.fixture(scope="session")
+def bake(tmp_path_factory):
+    """bake(**answers) -> the generated project's folder; the same answers give the same folder."""
+
+    def make(**answers):
+        key = tuple(sorted(answers.items()))
+        if key not in _bakes:
+            output = tmp_path_factory.mktemp("bake")
+            _bakes[key] = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers))
+        return _bakes[key]
+
+    return make
+
+
+def find_python(version):
+    """The interpreter for version '3.N' on this machine (PATH or pyenv), or None."""
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+        if probe.returncode == 0 and probe.stdout.decode().strip() == str(tuple(map(int, version.split(".")))):
+            return str(candidate)
+    return None
+
+
+def project_venv(project, python=sys.executable):
+    """A virtualenv with the project's requirements-dev.txt installed; returns its bin/ folder."""
+    requirements = "".join((project / name).read_text() for name in ["requirements.txt", "requirements-dev.txt"])
+    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
+    key = hashlib.sha256((version.stdout.decode() + requirements).encode()).hexdigest()[:16]
+    venv = VENV_CACHE / key
+    VENV_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(VENV_CACHE / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another xdist worker may be building the same one
+        if not (venv / "ready").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([python, "-m", "venv", str(venv)], check=True)
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            subprocess.run([*pip, "-r", str(project / "requirements-dev.txt")], check=True, cwd=project)
+            (venv / "ready").write_text(requirements)
+    return venv / "bin"
+
+
+def service_url(name):
+    """The URL in env var `name`; skip (or fail under REQUIRE_SERVICES=1) when it is not set."""
+    url = os.environ.get(name)
+    if not url:
+        reason = f"{name} is not set: this test needs the service (e.g. {name}={EXAMPLE_URLS[name]})"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(f"SKIPPED LOUDLY: {reason}")
+    return url
+
+
+EXAMPLE_URLS = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def fresh_database(name):
+    """A new, empty PostgreSQL database next to DATABASE_URL's; returns its URL."""
+    admin_url = service_url("DATABASE_URL")
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        for database in (name, f"test_{name}"):  # pytest-django's test database too
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url, process, timeout=30, headers=None):
+    """Poll url until it answers (any HTTP status); fail early if the server process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}: {process.stdout.read()}")
+        try:
+            return urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2)
+        except urllib.error.HTTPError as error:
+            return error
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def run(command, cwd, bin_dir=None, env=None, check=True, timeout=600):
+    """Run a command in a generated project with only the given environment (plus PATH)."""
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}" if bin_dir else os.environ["PATH"]
+    full_env = {"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    result = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{command} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def procfile(project):
+    """The Procfile as {process type: command}."""
+    lines = (project / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())

@@ -1,0 +1,136 @@
+"""What every option combination generates: the exact files, valid syntax, clean lint, no leftovers."""
+
+import ast
+import json
+import subprocess
+import sys
+import tomllib
+
+import jsonschema
+import pytest
+import yaml
+
+from .conftest import COMBINATIONS, TEMPLATE, combination_param
+
+# Files every project gets (with the default slug my_project).
+CORE_FILES = {
+    ".env",
+    ".env.example",
+    ".gitignore",
+    ".python-version",
+    "Procfile",
+    "README.md",
+    "app.json",
+    "gunicorn.conf.py",
+    "manage.py",
+    "pyproject.toml",
+    "requirements-dev.txt",
+    "requirements.txt",
+    "my_project/__init__.py",
+    "my_project/asgi.py",
+    "my_project/env.py",
+    "my_project/settings.py",
+    "my_project/static/css/site.css",
+    "my_project/templates/base.html",
+    "my_project/templates/home.html",
+    "my_project/urls.py",
+    "my_project/views.py",
+    "my_project/wsgi.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/test_security.py",
+    "tests/test_settings.py",
+    "tests/test_static.py",
+    "tests/test_views.py",
+}
+# Files that exist only when their option is on.
+OPTION_FILES = {
+    "use_rest": set(),
+    "use_realtime": set(),
+    "use_github_actions": {".github/workflows/ci.yml"},
+    "init_git": set(),
+}
+# Words that must not appear anywhere in a project whose option is off.
+OPTION_TRACES = {
+    "use_rest": ["rest_framework", "spectacular", "/api/"],
+    "use_realtime": ["tornado", "websocket", "REALTIME_", ".realtime"],
+    "use_github_actions": [".github", "workflow"],
+}
+
+
+def project_files(project):
+    return {
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def text_files(project):
+    return {name: (project / name).read_text() for name in project_files(project)}
+
+
+@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS])
+def baked(request, bake):
+    return request.param, bake(**request.param)
+
+
+def test_the_exact_files_are_generated(baked):
+    answers, project = baked
+    expected = CORE_FILES.union(*(files for option, files in OPTION_FILES.items() if answers[option]))
+    assert project_files(project) == expected
+
+
+def test_unchosen_options_leave_no_trace(baked):
+    answers, project = baked
+    for option, words in OPTION_TRACES.items():
+        if not answers[option]:
+            for name, text in text_files(project).items():
+                for word in words:
+                    assert word not in text, f"{word!r} in {name} although {option} is off"
+
+
+def test_no_template_syntax_is_left(baked):
+    _, project = baked
+    for name, text in text_files(project).items():
+        assert "cookiecutter." not in text and "{{ cookiecutter" not in text, name
+        if "/templates/" not in f"/{name}":  # Django templates use {% %} themselves
+            assert "{%" not in text and "{{" not in text.replace("${{", ""), name
+
+
+def test_every_file_parses(baked):
+    _, project = baked
+    for name, text in text_files(project).items():
+        if name.endswith(".py"):
+            ast.parse(text, filename=name)
+        elif name.endswith(".toml"):
+            tomllib.loads(text)
+        elif name.endswith(".json"):
+            json.loads(text)
+        elif name.endswith((".yml", ".yaml")):
+            yaml.safe_load(text)
+
+
+def test_app_json_is_valid_for_heroku(baked):
+    answers, project = baked
+    app = json.loads((project / "app.json").read_text())
+    schema = json.loads((TEMPLATE / "tests" / "fixtures" / "app-json.schema.json").read_text())
+    jsonschema.validate(app, schema)
+    assert app["env"]["SECRET_KEY"] == {"description": app["env"]["SECRET_KEY"]["description"], "generator": "secret"}
+    assert "heroku-postgresql" in app["addons"]
+    assert ("heroku-redis" in app["addons"]) == answers["use_realtime"]
+    # Every variable in .env.example is declared, except those Heroku and its add-ons set.
+    documented = {
+        line.lstrip("# ").split("=")[0]
+        for line in (project / ".env.example").read_text().splitlines()
+        if "=" in line and line.lstrip("# ").split("=")[0].isupper()
+    }
+    assert documented - {"DATABASE_URL", "REDIS_URL", "PORT"} == set(app["env"])
+
+
+def test_lint_and_format_are_clean(baked):
+    _, project = baked
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
