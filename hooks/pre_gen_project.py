@@ -23,7 +23,8 @@ def problem():
     rules = [
         *[(field, CONTROL.search(ANSWERS[field]), "must be one line of plain text") for field in FREE_TEXT],
         ("project_name", not ANSWERS["project_name"].strip(), "must not be empty"),
-        ("project_slug", not slug, "is empty (the project name has no letters to derive it from); set one"),
+        # cookiecutter.json derives "-" from a name without letters: the folder must not be named "".
+        ("project_name", slug == "-", "has no letters to make a package name from; set project_slug"),
         ("project_slug", not re.fullmatch(r"[a-z][a-z0-9_]*", slug), "must be a lowercase ASCII Python identifier"),
         ("project_slug", keyword.iskeyword(slug) or keyword.issoftkeyword(slug), "is a Python keyword"),
         ("project_slug", slug in sys.stdlib_module_names | TAKEN, "would shadow a module of that name"),

@@ -56,8 +56,8 @@ def bake(tmp_path_factory):
     def make(**answers):
         key = tuple(sorted(answers.items()))
         if key not in _bakes:
-            output = tmp_path_factory.mktemp("bake")
-            _bakes[key] = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers))
+            output = str(tmp_path_factory.mktemp("bake"))
+            _bakes[key] = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=output, extra_context=answers))
         return _bakes[key]
 
     return make

@@ -1,0 +1,105 @@
+"""Each option combination, run as a user would: its own tests, Django's checks, and a real gunicorn boot."""
+
+import json
+import subprocess
+import urllib.request
+
+import psycopg
+import pytest
+
+from .conftest import (
+    COMBINATIONS,
+    PRODUCTION_ENV,
+    combination_id,
+    combination_param,
+    free_port,
+    fresh_database,
+    procfile,
+    project_venv,
+    run,
+    wait_for_http,
+)
+
+HTTPS = {"X-Forwarded-Proto": "https"}
+
+
+@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS])
+def project(request, bake):
+    """(answers, project folder, venv bin folder) for one option combination."""
+    answers = request.param
+    path = bake(**answers)
+    return answers, path, project_venv(path)
+
+
+def test_its_own_test_suite_passes_on_sqlite(project):
+    _, path, bin_dir = project
+    result = run(["pytest", "-q"], path, bin_dir)
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_its_own_test_suite_passes_on_postgresql(project):
+    answers, path, bin_dir = project
+    database_url = fresh_database(f"ldj_{combination_id(answers)}".replace("-", "_"))
+    result = run(["pytest", "-q"], path, bin_dir, env={"DATABASE_URL": database_url})
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_djangos_checks_pass_with_production_settings(project):
+    _, path, bin_dir = project
+    deploy = run(["python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"], path, bin_dir, PRODUCTION_ENV)
+    assert "System check identified no issues" in deploy.stdout
+    migrations = run(["python", "manage.py", "makemigrations", "--check", "--dry-run"], path, bin_dir, PRODUCTION_ENV)
+    assert "No changes detected" in migrations.stdout
+
+
+def test_the_procfile_web_command_serves_the_app_and_hashed_static_files(project):
+    _, path, bin_dir = project
+    # The buildpack's build step: collectstatic with no runtime configuration at all.
+    run(["python", "manage.py", "collectstatic", "--noinput"], path, bin_dir)
+    port = free_port()
+    env = {**PRODUCTION_ENV, "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    web = subprocess.Popen(
+        ["bash", "-c", procfile(path)["web"]],
+        cwd=path,
+        env={**env, "PATH": f"{bin_dir}:/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health = wait_for_http(f"http://127.0.0.1:{port}/healthz", web)
+        assert health.status == 200 and json.load(health) == {"status": "ok", "database": "ok"}
+        home = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/", headers=HTTPS))
+        assert home.status == 200 and "It works" in home.read().decode()
+        manifest = json.loads((path / "staticfiles" / "staticfiles.json").read_text())["paths"]
+        css_url = f"http://127.0.0.1:{port}/static/{manifest['css/site.css']}"
+        css = urllib.request.urlopen(urllib.request.Request(css_url, headers=HTTPS))
+        assert css.status == 200
+        assert css.headers["Cache-Control"] == "max-age=315360000, public, immutable"
+    finally:
+        web.terminate()
+        output = web.communicate(timeout=30)[0]
+    assert web.returncode == 0, output
+    assert '"GET /healthz HTTP/1.1" 200' in output  # gunicorn's access log goes to stdout
+
+
+def test_the_procfile_release_command_migrates_postgresql(project):
+    answers, path, bin_dir = project
+    database_url = fresh_database(f"ldj_release_{combination_id(answers)}".replace("-", "_"))
+    run(["bash", "-c", procfile(path)["release"]], path, bin_dir, {**PRODUCTION_ENV, "DATABASE_URL": database_url})
+    with psycopg.connect(database_url) as connection:
+        applied = connection.execute("SELECT app, name FROM django_migrations").fetchall()
+    assert ("auth", "0001_initial") in applied and ("sessions", "0001_initial") in applied
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_the_default_project_passes_on_each_supported_python(bake, version):
+    from .conftest import find_python
+
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"SKIPPED LOUDLY: Python {version} is not installed on this machine")
+    path = bake(python_version=version)
+    assert (path / ".python-version").read_text().strip() == version
+    result = run(["pytest", "-q"], path, project_venv(path, python))
+    assert " passed" in result.stdout and " failed" not in result.stdout

@@ -1,0 +1,148 @@
+"""Answers: bad ones stop with one clear line and no files; odd but valid ones give a working project."""
+
+import ast
+import json
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import yaml
+
+from .conftest import TEMPLATE, project_venv, run
+
+COOKIECUTTER = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE)]
+
+
+def generate(output, *answers):
+    return subprocess.run([*COOKIECUTTER, "-o", str(output), *answers], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("project_slug=My-Site", "ERROR: project_slug 'My-Site' must be a lowercase ASCII Python identifier"),
+        ("project_slug=2fast", "ERROR: project_slug '2fast' must be a lowercase ASCII Python identifier"),
+        ("project_slug=café", "ERROR: project_slug 'café' must be a lowercase ASCII Python identifier"),
+        ("project_slug=class", "ERROR: project_slug 'class' is a Python keyword"),
+        ("project_slug=match", "ERROR: project_slug 'match' is a Python keyword"),
+        ("project_slug=json", "ERROR: project_slug 'json' would shadow a module of that name"),
+        ("project_slug=django", "ERROR: project_slug 'django' would shadow a module of that name"),
+        ("project_slug=tornado", "ERROR: project_slug 'tornado' would shadow a module of that name"),
+        ("project_slug=tests", "ERROR: project_slug 'tests' would shadow a module of that name"),
+        ("project_name=🚀🚀", "ERROR: project_name '🚀🚀' has no letters to make a package name from"),
+        ("project_name= ", "ERROR: project_name ' ' must not be empty"),
+        ("description=two\nlines", "ERROR: description 'two\\nlines' must be one line of plain text"),
+        ("email=not-an-email", "ERROR: email 'not-an-email' is not an email address (name@domain)"),
+        ('email=a"b@example.com', "ERROR: email 'a\"b@example.com' is not an email address (name@domain)"),
+    ],
+)
+def test_a_bad_answer_stops_with_one_line_and_writes_nothing(tmp_path, answer, message):
+    result = generate(tmp_path, answer)
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ") and "Stopping" not in line]
+    assert len(ours) == 1 and ours[0].startswith(message), result.stderr
+    assert "; e.g. " in ours[0]  # and a valid example to copy
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("use_rest=maybe", "maybe provided for variable use_rest could not be converted to a boolean"),
+        ("python_version=3.9", "3.9 provided for choice variable python_version, but the choices are"),
+    ],
+)
+def test_answers_cookiecutter_itself_rejects_write_nothing_either(tmp_path, answer, message):
+    result = generate(tmp_path, answer)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+ODD_TEXT = {
+    "project_name": 'Café "Ünïcode" \\ 🚀',
+    "description": 'It\'s a "quoted" \\back\\slash — ünïcode ✨ description',
+    "author_name": 'Zoë O\'Brien "Z" 🦄',
+}
+
+
+def test_quotes_backslashes_and_emoji_make_valid_files_and_a_working_project(bake):
+    project = bake(**ODD_TEXT, project_slug="odd_text", use_rest=True, use_realtime=True)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == ODD_TEXT["description"]
+    assert pyproject["project"]["authors"][0]["name"] == ODD_TEXT["author_name"]
+    assert json.loads((project / "app.json").read_text())["description"] == ODD_TEXT["description"]
+    yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    for path in project.rglob("*.py"):
+        ast.parse(path.read_text(), filename=str(path))
+    assert f"# {ODD_TEXT['project_name']}" in (project / "README.md").read_text()
+    bin_dir = project_venv(project)
+    run(["ruff", "check", "."], project, bin_dir)
+    run(["ruff", "format", "--check", "."], project, bin_dir)
+    shown = run(["pytest", "-q", "tests/test_views.py"], project, bin_dir)
+    assert "passed" in shown.stdout
+    name = run(["python", "-c", "from odd_text.views import PROJECT_NAME; print(PROJECT_NAME)"], project, bin_dir)
+    assert name.stdout.strip() == ODD_TEXT["project_name"]
+
+
+def tree(project):
+    """{relative path: bytes} of every file, except the per-bake secret in .env."""
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and path.name != ".env"
+    }
+
+
+def test_a_config_file_and_key_value_answers_give_identical_projects(tmp_path):
+    answers = {"project_name": "Class Demo", "use_rest": True, "python_version": "3.13", "email": "t@school.example"}
+    config = tmp_path / "answers.yaml"
+    config.write_text(yaml.safe_dump({"default_context": answers}))
+    from_file = subprocess.run([*COOKIECUTTER, "-o", str(tmp_path / "a"), "--config-file", str(config)], check=True)
+    pairs = [f"{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in answers.items()]
+    from_args = generate(tmp_path / "b", *pairs)
+    assert from_file.returncode == from_args.returncode == 0, from_args.stderr
+    first, second = tree(tmp_path / "a" / "class_demo"), tree(tmp_path / "b" / "class_demo")
+    assert first == second
+    assert "3.13" in first[".python-version"].decode()
+
+
+def test_each_project_gets_its_own_secret_in_a_git_ignored_env_file(bake, tmp_path):
+    secrets = []
+    for output in ("one", "two"):
+        assert generate(tmp_path / output).returncode == 0
+        env = (tmp_path / output / "my_project" / ".env").read_text()
+        secrets.append(env.split("SECRET_KEY=")[1].strip())
+        assert "DEBUG=true" in env.splitlines()
+    assert secrets[0] != secrets[1]
+    assert all(len(secret) >= 50 and "$" not in secret for secret in secrets)
+    assert ".env\n" in (tmp_path / "one" / "my_project" / ".gitignore").read_text()
+
+
+def test_init_git_makes_one_commit_without_the_env_file_and_a_rerun_changes_nothing(tmp_path):
+    answers = ["init_git=true", "author_name=Ada Lovelace", "email=ada@example.com"]
+    assert generate(tmp_path, *answers).returncode == 0
+    project = tmp_path / "my_project"
+    git = ["git", "-C", str(project)]
+    log = subprocess.run([*git, "log", "--format=%an <%ae>|%s"], capture_output=True, text=True, check=True)
+    assert log.stdout.splitlines() == ["Ada Lovelace <ada@example.com>|Start from cookiecutter-lightweight-django"]
+    tracked = subprocess.run([*git, "ls-files"], capture_output=True, text=True, check=True).stdout.split()
+    assert "manage.py" in tracked and ".env" not in tracked
+    env_before = (project / ".env").read_text()
+    rerun = subprocess.run([*COOKIECUTTER, "-o", str(tmp_path), "--overwrite-if-exists", *answers], text=True)
+    assert rerun.returncode == 0
+    assert (project / ".env").read_text() == env_before
+    assert subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+    assert len(subprocess.run([*git, "log", "--oneline"], capture_output=True, text=True).stdout.splitlines()) == 1
+
+
+def test_cruft_can_create_and_check_a_project(tmp_path):
+    cruft = [sys.executable, "-m", "cruft"]
+    created = subprocess.run([*cruft, "create", str(TEMPLATE), "--no-input", "--output-dir", str(tmp_path)], text=True)
+    assert created.returncode == 0
+    project = tmp_path / "my_project"
+    assert json.loads((project / ".cruft.json").read_text())["template"] == str(TEMPLATE)
+    checked = subprocess.run([*cruft, "check"], cwd=project, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "up to date" in checked.stdout
