@@ -38,6 +38,7 @@ CORE_FILES = {
     "my_project/wsgi.py",
     "tests/__init__.py",
     "tests/conftest.py",
+    "tests/test_deploy.py",
     "tests/test_security.py",
     "tests/test_settings.py",
     "tests/test_static.py",

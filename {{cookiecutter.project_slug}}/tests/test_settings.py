@@ -58,6 +58,12 @@ def test_bad_variables_stop_start_up_with_one_line_that_names_them(manage, varia
     assert "s3cret" not in result.stderr + result.stdout, "values are never echoed"
 
 
+def test_logs_go_to_stderr_with_debug_off_so_the_platform_keeps_500_tracebacks(manage):
+    code = "import logging; logging.getLogger('django.request').error('500 boom'); logging.getLogger('x').info('hi')"
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
+    assert result.stderr == "500 boom\nhi\n"
+
+
 def test_collectstatic_runs_at_build_time_without_runtime_configuration(manage, fresh_checkout):
     result = manage("collectstatic", "--noinput")
     assert result.returncode == 0, result.stderr

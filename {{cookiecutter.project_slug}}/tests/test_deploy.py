@@ -1,0 +1,53 @@
+"""The deploy files say what the platform will run, and say it consistently."""
+
+import json
+import re
+import runpy
+import subprocess
+import sys
+
+from .conftest import PROJECT_DIR
+
+
+def test_procfile_migrates_on_release_and_serves_with_gunicorn():
+    processes = dict(line.split(": ", 1) for line in (PROJECT_DIR / "Procfile").read_text().splitlines() if line)
+    assert processes["release"] == "python manage.py migrate --noinput"
+    assert processes["web"] == "gunicorn {{ cookiecutter.project_slug }}.wsgi"
+
+
+def test_gunicorn_fits_herokus_router(monkeypatch):
+    monkeypatch.setenv("PORT", "5123")
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    config = runpy.run_path(str(PROJECT_DIR / "gunicorn.conf.py"))
+    assert config["bind"] == "0.0.0.0:5123" and config["workers"] == 3
+    assert config["worker_class"] == "gthread"
+    assert config["timeout"] < 30 and config["graceful_timeout"] < 30  # the router gives up at 30 s
+    assert config["keepalive"] > 90  # the router keeps idle connections for 90 s
+    assert config["accesslog"] == "-"
+
+
+def test_a_bad_worker_count_stops_gunicorn_with_one_clear_line():
+    result = subprocess.run(
+        [sys.executable, "gunicorn.conf.py"], cwd=PROJECT_DIR, env={"WEB_CONCURRENCY": "lots"}, capture_output=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.decode() == "WEB_CONCURRENCY must be a whole number above 0; set e.g. WEB_CONCURRENCY=2.\n"
+
+
+def test_requirements_are_pinned_exactly():
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (PROJECT_DIR / name).read_text().splitlines():
+            if line and not line.startswith(("#", "-r ")):
+                assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line), f"{name}: {line}"
+
+
+def test_python_version_is_a_minor_version_for_the_buildpack():
+    assert re.fullmatch(r"3\.1[1-3]\n", (PROJECT_DIR / ".python-version").read_text())
+
+
+def test_app_json_declares_every_variable_the_settings_read():
+    declared = set(json.loads((PROJECT_DIR / "app.json").read_text())["env"])
+    example = (PROJECT_DIR / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    # Heroku sets PORT, and its add-ons set the URLs.
+    assert documented - {"PORT", "DATABASE_URL", "REDIS_URL"} == declared
