@@ -135,3 +135,12 @@ def test_lint_and_format_are_clean(baked):
     for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_workflow_runs_the_same_commands_as_the_readme(bake):
+    project = bake(use_github_actions=True)
+    steps = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]["steps"]
+    commands = [step["run"] for step in steps if "run" in step]
+    readme = (project / "README.md").read_text()
+    assert commands[0] in readme  # set-up: the first half of the README's run command
+    assert commands[-1] == ".venv/bin/pytest" and "```sh\n.venv/bin/pytest\n```" in readme

@@ -146,3 +146,18 @@ def test_cruft_can_create_and_check_a_project(tmp_path):
     checked = subprocess.run([*cruft, "check"], cwd=project, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "up to date" in checked.stdout
+
+
+def test_interactive_questions_are_labelled_and_enter_gives_the_defaults(tmp_path):
+    labels = json.loads((TEMPLATE / "cookiecutter.json").read_text())["__prompts__"]
+    asked = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "-o", str(tmp_path / "asked")],
+        input="\n" * len(labels),
+        capture_output=True,
+        text=True,
+    )
+    assert asked.returncode == 0, asked.stderr
+    for label in labels.values():
+        assert label in asked.stdout.replace("\n", "")
+    assert generate(tmp_path / "defaults").returncode == 0
+    assert tree(tmp_path / "asked" / "my_project") == tree(tmp_path / "defaults" / "my_project")
