@@ -57,7 +57,11 @@ def bake(tmp_path_factory):
         key = tuple(sorted(answers.items()))
         if key not in _bakes:
             output = str(tmp_path_factory.mktemp("bake"))
-            _bakes[key] = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=output, extra_context=answers))
+            _bakes[key] = Path(
+                cookiecutter(
+                    str(TEMPLATE), no_input=True, output_dir=output, extra_context=answers, default_config=True
+                )
+            )
         return _bakes[key]
 
     return make

@@ -11,7 +11,7 @@ import yaml
 
 from .conftest import TEMPLATE, project_venv, run
 
-COOKIECUTTER = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE)]
+COOKIECUTTER = [sys.executable, "-m", "cookiecutter", "--no-input", "--default-config", str(TEMPLATE)]
 
 
 def generate(output, *answers):
@@ -99,7 +99,8 @@ def test_a_config_file_and_key_value_answers_give_identical_projects(tmp_path):
     answers = {"project_name": "Class Demo", "use_rest": True, "python_version": "3.13", "email": "t@school.example"}
     config = tmp_path / "answers.yaml"
     config.write_text(yaml.safe_dump({"default_context": answers}))
-    from_file = subprocess.run([*COOKIECUTTER, "-o", str(tmp_path / "a"), "--config-file", str(config)], check=True)
+    with_file = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "--config-file", str(config)]
+    from_file = subprocess.run([*with_file, "-o", str(tmp_path / "a")], check=True)
     pairs = [f"{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in answers.items()]
     from_args = generate(tmp_path / "b", *pairs)
     assert from_file.returncode == from_args.returncode == 0, from_args.stderr
@@ -151,7 +152,7 @@ def test_cruft_can_create_and_check_a_project(tmp_path):
 def test_interactive_questions_are_labelled_and_enter_gives_the_defaults(tmp_path):
     labels = json.loads((TEMPLATE / "cookiecutter.json").read_text())["__prompts__"]
     asked = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "-o", str(tmp_path / "asked")],
+        [sys.executable, "-m", "cookiecutter", "--default-config", str(TEMPLATE), "-o", str(tmp_path / "asked")],
         input="\n" * len(labels),
         capture_output=True,
         text=True,
