@@ -30,6 +30,10 @@ OPTIONS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
 # Every combination of the yes/no options, as dicts, with readable ids.
 COMBINATIONS = [dict(zip(OPTIONS, values, strict=True)) for values in itertools.product([False, True], repeat=4)]
 DEFAULTS = {"use_rest": False, "use_realtime": False, "use_github_actions": True, "init_git": False}
+# The options that change the Python project itself; each of these four gets the full run.
+ADDON_COMBINATIONS = [
+    {**DEFAULTS, "use_rest": rest, "use_realtime": realtime} for rest in (False, True) for realtime in (False, True)
+]
 VENV_CACHE = Path(os.environ.get("LDJ_VENV_CACHE", "/tmp/ldj-venvs"))
 PRODUCTION_ENV = {
     "DEBUG": "false",

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from .conftest import COMBINATIONS, TEMPLATE, combination_param
+from .conftest import COMBINATIONS, DEFAULTS, TEMPLATE, combination_param
 
 # Files every project gets (with the default slug my_project).
 CORE_FILES = {
@@ -89,6 +89,16 @@ def test_unchosen_options_leave_no_trace(baked):
             for name, text in text_files(project).items():
                 for word in words:
                     assert word not in text, f"{word!r} in {name} although {option} is off"
+
+
+def test_the_ci_and_git_options_change_nothing_but_their_own_files(baked, bake):
+    answers, project = baked
+    same_addons = bake(**{**DEFAULTS, "use_rest": answers["use_rest"], "use_realtime": answers["use_realtime"]})
+
+    def outside_ci(files):  # .env differs anyway: each bake gets its own secret
+        return {name: text for name, text in files.items() if not name.startswith(".github/") and name != ".env"}
+
+    assert outside_ci(text_files(project)) == outside_ci(text_files(same_addons))
 
 
 def test_no_template_syntax_is_left(baked):

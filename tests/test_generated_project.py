@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from .conftest import (
-    COMBINATIONS,
+    ADDON_COMBINATIONS,
     PRODUCTION_ENV,
     combination_id,
     combination_param,
@@ -23,9 +23,13 @@ from .conftest import (
 HTTPS = {"X-Forwarded-Proto": "https"}
 
 
-@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS])
+@pytest.fixture(params=[combination_param(answers) for answers in ADDON_COMBINATIONS])
 def project(request, bake):
-    """(answers, project folder, venv bin folder) for one option combination."""
+    """(answers, project folder, venv bin folder) for each combination of add-ons.
+
+    The other options only add .github/ or .git/ (tests/test_bake.py proves it for all 16
+    combinations), so these four cover every distinct project that can be generated.
+    """
     answers = request.param
     path = bake(**answers)
     return answers, path, project_venv(path)
