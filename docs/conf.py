@@ -46,7 +46,7 @@ bake()
 
 project = "cookiecutter-lightweight-django"
 author = "cookiecutter-lightweight-django contributors"
-copyright = "the cookiecutter-lightweight-django contributors"  # noqa: A001 (Sphinx's name)
+copyright = "the cookiecutter-lightweight-django contributors"
 
 extensions = ["myst_parser"]
 source_suffix = {".md": "markdown"}
