@@ -138,15 +138,28 @@ def test_init_git_makes_one_commit_without_the_env_file_and_a_rerun_changes_noth
     assert len(subprocess.run([*git, "log", "--oneline"], capture_output=True, text=True).stdout.splitlines()) == 1
 
 
-def test_cruft_can_create_and_check_a_project(tmp_path):
+def test_cruft_creates_checks_and_updates_a_project_keeping_its_secret(tmp_path):
+    template = tmp_path / "template"
+    subprocess.run(["git", "clone", "-q", str(TEMPLATE), str(template)], check=True)
     cruft = [sys.executable, "-m", "cruft"]
-    created = subprocess.run([*cruft, "create", str(TEMPLATE), "--no-input", "--output-dir", str(tmp_path)], text=True)
-    assert created.returncode == 0
-    project = tmp_path / "my_project"
-    assert json.loads((project / ".cruft.json").read_text())["template"] == str(TEMPLATE)
+    subprocess.run([*cruft, "create", str(template), "--no-input", "--output-dir", str(tmp_path / "out")], check=True)
+    project = tmp_path / "out" / "my_project"
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "generated"], cwd=project, check=True)
     checked = subprocess.run([*cruft, "check"], cwd=project, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "up to date" in checked.stdout
+    assert checked.returncode == 0 and "up to date" in checked.stdout, checked.stdout + checked.stderr
+
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text() + "\nA line from a newer template.\n")
+    subprocess.run([*git, "commit", "-qam", "newer template"], cwd=template, check=True)
+    env_before = (project / ".env").read_text()
+    updated = subprocess.run([*cruft, "update", "-y"], cwd=project, capture_output=True, text=True)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "A line from a newer template." in (project / "README.md").read_text()
+    assert (project / ".env").read_text() == env_before
+    assert not list(project.rglob("*.rej"))
 
 
 def test_interactive_questions_are_labelled_and_enter_gives_the_defaults(tmp_path):
