@@ -166,7 +166,6 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",  # logged-in browsers; checks CSRF on writes
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["{{ cookiecutter.project_slug }}.api.policies.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -181,7 +180,7 @@ REST_FRAMEWORK = {
     },
     # Proxies that append the client's address to X-Forwarded-For (Heroku's router: 1); throttles trust only them.
     "NUM_PROXIES": env.int("API_NUM_PROXIES", default=1),
-    "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.policies.exception_handler",
+    "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 # OpenAPI 3 schema at /api/schema/ and Swagger UI at /api/docs/, its files served by whitenoise (no CDN)

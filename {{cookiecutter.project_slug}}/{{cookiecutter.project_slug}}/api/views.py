@@ -37,9 +37,7 @@ class TokenView(ObtainAuthToken):
     """POST a username and password; the answer's token goes in each request as "Authorization: Token <token>"."""
 
     authentication_classes = []  # logging in needs no login
-    # DRF's view turns off throttling and takes forms; here, as everywhere: JSON, and no unlimited password guessing.
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
-    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES  # DRF's view has none: no unlimited password guessing
 
 
 class NotFoundView(APIView):
@@ -57,4 +55,4 @@ class NotFoundView(APIView):
             slash_helps = False
         if slash_helps:
             raise exceptions.NotFound(f"No endpoint at {path}; did you mean {path}/ (with the slash)?")
-        raise exceptions.NotFound(f"No endpoint at {path}; the endpoints are listed at /api/docs/.")
+        raise exceptions.NotFound(f"No endpoint at {path}; see the list at /api/docs/.")
