@@ -4,6 +4,7 @@ API views. Each is login-required, JSON, throttled and paginated by settings.RES
 Add a resource as a viewset, e.g.
 
     class NoteViewSet(viewsets.ModelViewSet):
+        queryset = Note.objects.none()  # tells the docs the model; get_queryset() picks the rows
         serializer_class = NoteSerializer
 
         def get_queryset(self):
