@@ -119,11 +119,14 @@ def server(tmp_path_factory):
     run(shlex.split(procfile["release"]), cwd=project, env=env)
     run(["python", "manage.py", "collectstatic", "--noinput"], cwd=project, env=env)  # the build step
     create = (
-        "from django.contrib.auth.models import User; from rest_framework.authtoken.models import Token; "
+        "from django.contrib.auth.models import User; from django.db import connection; "
+        "from rest_framework.authtoken.models import Token; "
         f"user = User.objects.create_user({USERNAME!r}, 'fuzzer@example.com', {PASSWORD!r}); "
-        "print(Token.objects.create(user=user).key)"
+        "print(connection.vendor, Token.objects.create(user=user).key)"
     )
-    token = run(["python", "manage.py", "shell", "--no-imports", "-c", create], cwd=project, env=env).stdout.strip()
+    vendor, token = run(
+        ["python", "manage.py", "shell", "--no-imports", "-c", create], cwd=project, env=env
+    ).stdout.split()
     log = (project / "gunicorn.log").open("w")
     web = subprocess.Popen(shlex.split(procfile["web"]), cwd=project, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
@@ -137,7 +140,7 @@ def server(tmp_path_factory):
                 time.sleep(0.2)
         else:
             pytest.fail(f"gunicorn did not answer /healthz within 20 s:\n{(project / 'gunicorn.log').read_text()}")
-        yield {"base": base, "token": token, "project": project, "venv": venv}
+        yield {"base": base, "token": token, "vendor": vendor}
     finally:
         web.terminate()
         web.wait(timeout=30)
@@ -158,6 +161,10 @@ def fetch(server, path, method="GET", body=None, token=None):
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+def test_the_server_uses_the_database_that_database_url_names(server):
+    assert server["vendor"] == ("postgresql" if os.environ.get("DATABASE_URL") else "sqlite")
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/api/"), ("GET", "/api/me/"), ("PATCH", "/api/me/")])
