@@ -277,3 +277,7 @@ def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(anonymous, d
     assert page.status_code == 200
     assert '/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"' in page.text
     assert "cdn" not in page.text.lower()
+
+
+def test_home_page_lists_the_api_as_an_installed_add_on(anonymous, db):
+    assert "REST API at /api/" in anonymous.get("/").text
