@@ -205,7 +205,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_that_breaks_the_sche
             "--url",
             server["base"],
             "--checks",
-            "not_a_server_error,response_schema_conformance,content_type_conformance",
+            "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
         ],
         *["--header", f"Authorization: Token {server['token']}", "--header", "X-Forwarded-Proto: https"],
         *["--max-examples", "30", "--seed", os.environ.get("SCHEMATHESIS_SEED", "20251125"), "--no-color"],

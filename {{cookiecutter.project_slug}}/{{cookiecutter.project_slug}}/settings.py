@@ -194,5 +194,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default
+        "{{ cookiecutter.project_slug }}.api.schema.document_errors",  # the JSON errors every endpoint can answer
+    ],
 }
 {% endif %}

@@ -272,6 +272,24 @@ def test_served_schema_describes_the_endpoints_and_validates(anonymous, db):
     assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
 
 
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/api/me/", "get", ["200", "401", "403", "429"]),
+        ("/api/me/", "patch", ["200", "400", "401", "403", "413", "415", "429"]),
+        ("/api/token/", "post", ["200", "400", "413", "415", "429"]),  # no login needed: no 401 or 403
+    ],
+)
+def test_schema_documents_the_json_errors_each_endpoint_can_answer(anonymous, db, path, method, statuses):
+    schema = anonymous.get("/api/schema/", {"format": "json"}).json()
+    responses = schema["paths"][path][method]["responses"]
+    assert list(responses) == statuses
+    errors = {status: answer["content"]["application/json"]["schema"]["$ref"] for status, answer in responses.items()}
+    assert errors.pop("200") != "#/components/schemas/Error"
+    assert errors.pop("400", "#/components/schemas/ValidationError") == "#/components/schemas/ValidationError"
+    assert set(errors.values()) == {"#/components/schemas/Error"}
+
+
 def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(anonymous, db):
     page = anonymous.get("/api/docs/")
     assert page.status_code == 200
