@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,  # the schema does not describe itself
     "COMPONENT_SPLIT_REQUEST": True,  # separate request and response shapes, as client generators expect
+    # Swagger UI (and Redoc, should you add SpectacularRedocView) from drf-spectacular-sidecar's files
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
