@@ -1,5 +1,6 @@
 """
-API views. Each is login-required, JSON, throttled and paginated by settings.REST_FRAMEWORK.
+API views. settings.REST_FRAMEWORK makes each one need a login, answer JSON, and be throttled and paginated;
+the two below that must work without a login say so.
 
 Add a resource as a viewset, e.g.
 
