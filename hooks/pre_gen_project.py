@@ -11,6 +11,8 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 TAKEN = {"django", "environ", "whitenoise", "gunicorn", "psycopg", "redis", "rest_framework"}
 TAKEN |= {"drf_spectacular", "tornado", "pytest", "test", "tests", "site", "static", "templates"}
 BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
+# The Django app label of each add-on; the project's own app, labelled by the slug, must not share it.
+ADDON_LABELS = {"use_rest": "api", "use_realtime": "realtime"}
 PYTHONS = ["3.11", "3.12", "3.13"]
 EMAIL = re.compile(r"^[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,6 +41,12 @@ def problem():
     for name in BOOLEANS:
         if not isinstance(ANSWERS[name], bool):
             return f"{name} {ANSWERS[name]!r} is not a yes/no answer; use true or false, e.g. {name}=false"
+    for option, label in ADDON_LABELS.items():
+        if ANSWERS[option] and slug == label:
+            return (
+                f"project_slug {slug!r} is the app label of the {option} add-on; "
+                f"choose another, e.g. project_slug={slug}_site"
+            )
     return None
 
 
