@@ -219,6 +219,18 @@ def test_password_guessing_is_throttled_per_client_address(anonymous, user, rate
     assert statuses == [400, 400, 429]
 
 
+def test_a_client_cannot_escape_the_throttle_by_faking_x_forwarded_for(anonymous, user, rates):
+    rates(anon="2/minute", user="1000/minute")
+    guess = {"username": "alice", "password": "guess"}
+
+    def attempt(forwarded_for):  # the router appends the address it saw to whatever the client sent
+        return anonymous.post("/api/token/", guess, "application/json", headers={"X-Forwarded-For": forwarded_for})
+
+    statuses = [attempt(f"10.0.0.{n}, 203.0.113.7").status_code for n in range(3)]
+    assert statuses == [400, 400, 429]
+    assert attempt("203.0.113.8").status_code == 400, "another client has its own count"
+
+
 def test_each_user_is_throttled_with_429_and_retry_after(token_client, rates):
     rates(anon="1000/minute", user="3/minute")
     statuses = [token_client.get("/api/me/").status_code for _ in range(4)]
