@@ -12,6 +12,8 @@ TAKEN = {"django", "environ", "whitenoise", "gunicorn", "psycopg", "redis", "res
 TAKEN |= {"tornado", "pytest", "test", "tests", "site", "static", "templates"}
 FREE_TEXT = ["project_name", "description", "author_name"]
 BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
+# The Django app label of each add-on; the project's own app, labelled by the slug, must not share it.
+ADDON_LABELS = {"use_rest": "api", "use_realtime": "realtime"}
 PYTHONS = ["3.11", "3.12", "3.13"]
 EMAIL = re.compile(r"[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -28,6 +30,11 @@ def problem():
         ("project_slug", not re.fullmatch(r"[a-z][a-z0-9_]*", slug), "must be a lowercase ASCII Python identifier"),
         ("project_slug", keyword.iskeyword(slug) or keyword.issoftkeyword(slug), "is a Python keyword"),
         ("project_slug", slug in sys.stdlib_module_names | TAKEN, "would shadow a module of that name"),
+        (
+            "project_slug",
+            any(ANSWERS[option] and slug == label for option, label in ADDON_LABELS.items()),
+            "is the app label of a chosen add-on",
+        ),
         ("email", not EMAIL.fullmatch(ANSWERS["email"]), "is not an email address (name@domain)"),
         ("python_version", ANSWERS["python_version"] not in PYTHONS, f"must be one of {', '.join(PYTHONS)}"),
         *[(name, not isinstance(ANSWERS[name], bool), "must be true or false") for name in BOOLEANS],

@@ -46,7 +46,10 @@ CORE_FILES = {
 }
 # Files that exist only when their option is on.
 OPTION_FILES = {
-    "use_rest": set(),
+    "use_rest": {
+        f"my_project/api/{name}.py"
+        for name in ["__init__", "apps", "exceptions", "schema", "serializers", "tests", "urls", "views"]
+    },
     "use_realtime": set(),
     "use_github_actions": {".github/workflows/ci.yml"},
     "init_git": set(),

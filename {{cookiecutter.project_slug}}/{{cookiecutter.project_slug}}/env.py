@@ -90,3 +90,13 @@ class Env:
                 "or sqlite:////absolute/path/db.sqlite3."
             )
         return config
+{% if cookiecutter.use_rest %}
+
+    def rate(self, name, default):
+        """A request rate such as 60/minute, in the form Django REST framework's throttles read."""
+        value = self.str(name, default=default)
+        count, _, period = value.partition("/")
+        if not (count.isdigit() and period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}):
+            raise EnvVarError(f"{name} must be requests per second, minute, hour or day; set e.g. {name}={default}.")
+        return value
+{% endif %}

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "{{ cookiecutter.project_slug }}.api",
 {% endif %}
 {% if cookiecutter.use_realtime %}
@@ -154,3 +155,49 @@ LOGGING = {
         "level": env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO"),
     },
 }
+{% if cookiecutter.use_rest %}
+
+# REST API: JSON, login required, paginated and throttled; the browsable API only in development
+# https://www.django-rest-framework.org/api-guide/settings/
+REST_FRAMEWORK = {
+    # Token first, so an anonymous request gets 401 with "WWW-Authenticate: Token" (a hint), not a bare 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # logged-in browsers; checks CSRF on writes
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",  # per client address
+        "rest_framework.throttling.UserRateThrottle",  # per user
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.rate("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.rate("API_THROTTLE_USER", default="600/minute"),
+    },
+    # Proxies that append the client's address to X-Forwarded-For (Heroku's router: 1); throttles trust only them.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=1),
+    "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# OpenAPI 3 schema at /api/schema/ and Swagger UI at /api/docs/, its files served by whitenoise (no CDN)
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+SPECTACULAR_SETTINGS = {
+    "TITLE": {{ cookiecutter.project_name|pyrepr }},
+    "DESCRIPTION": {{ cookiecutter.description|pyrepr }},
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,  # the schema does not describe itself
+    "COMPONENT_SPLIT_REQUEST": True,  # separate request and response shapes, as client generators expect
+    # Swagger UI (and Redoc, should you add SpectacularRedocView) from drf-spectacular-sidecar's files
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default
+        "{{ cookiecutter.project_slug }}.api.schema.document_errors",  # the JSON errors every endpoint can answer
+    ],
+}
+{% endif %}

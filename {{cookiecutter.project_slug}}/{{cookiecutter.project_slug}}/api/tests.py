@@ -1,0 +1,313 @@
+"""
+What the REST API promises its clients: login required, JSON answers (errors too), throttling, a valid schema.
+
+Test a new resource the same way: a `token_client` for the happy path, `anonymous` for the 401.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.test import Client
+from drf_spectacular.validation import validate_schema
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from .exceptions import exception_handler
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+# Requests arrive through Heroku's router over HTTPS; plain HTTP is redirected when DEBUG is off.
+ROUTER_HEADERS = {"Host": "testserver", "X-Forwarded-Proto": "https"}
+PASSWORD = "correct horse battery staple"  # noqa: S105 (a test user's)
+NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttles count requests in the cache; each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _static_without_collectstatic(settings):
+    """Pages resolve static URLs without a manifest, as in tests/conftest.py."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD, first_name="Alice")
+
+
+@pytest.fixture
+def anonymous():
+    return Client(headers=ROUTER_HEADERS)
+
+
+@pytest.fixture
+def token_client(user, anonymous):
+    """A non-browser client that logged in through the token endpoint."""
+    token = anonymous.post("/api/token/", {"username": "alice", "password": PASSWORD}, "application/json")
+    return Client(headers={**ROUTER_HEADERS, "Authorization": f"Token {token.json()['token']}"})
+
+
+def manage(*args, **variables):
+    """Run manage.py in a new process with exactly these environment variables."""
+    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", "DEBUG": "false", **variables}
+    env.setdefault("SECRET_KEY", "test-only-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz")
+    env.setdefault("ALLOWED_HOSTS", "testserver")
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/api/"), ("get", "/api/me/"), ("patch", "/api/me/")])
+def test_anonymous_clients_get_401_that_says_how_to_log_in(anonymous, user, method, path):
+    response = getattr(anonymous, method)(path)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == NOT_LOGGED_IN
+
+
+def test_token_flow_username_and_password_give_a_token_that_identifies_the_user(anonymous, user):
+    answer = anonymous.post("/api/token/", {"username": "alice", "password": PASSWORD}, "application/json")
+    assert answer.status_code == 200
+    token = answer.json()["token"]
+    again = anonymous.post("/api/token/", {"username": "alice", "password": PASSWORD}, "application/json")
+    assert again.json()["token"] == token, "one token per user until it is revoked"
+
+    me = Client(headers={**ROUTER_HEADERS, "Authorization": f"Token {token}"}).get("/api/me/")
+    assert me.status_code == 200
+    assert me.json() == {
+        "id": user.id,
+        "username": "alice",
+        "email": "alice@example.com",
+        "first_name": "Alice",
+        "last_name": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (
+            {"username": "alice", "password": "wrong"},
+            {"non_field_errors": ["Unable to log in with provided credentials."]},
+        ),
+        ({"username": "alice"}, {"password": ["This field is required."]}),
+    ],
+)
+def test_token_endpoint_refuses_wrong_credentials_with_field_errors(anonymous, user, body, errors):
+    response = anonymous.post("/api/token/", body, "application/json")
+    assert response.status_code == 400
+    assert response.json() == errors
+
+
+def test_a_wrong_token_is_401_not_anonymous_access(user):
+    response = Client(headers={**ROUTER_HEADERS, "Authorization": "Token not-a-token"}).get("/api/me/")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+
+
+def test_session_flow_browser_reads_freely_but_writes_only_with_the_csrf_token(user):
+    browser = Client(enforce_csrf_checks=True, headers=ROUTER_HEADERS)
+    browser.force_login(user)
+    assert browser.get("/api/me/").json()["username"] == "alice"
+    browser.get("/admin/login/")  # a page with a form sets the CSRF cookie; JavaScript reads it from there
+    token = browser.cookies["csrftoken"].value
+
+    def patch(origin, csrf_token=None):
+        headers = {"Origin": origin, **({"X-CSRFToken": csrf_token} if csrf_token else {})}
+        return browser.patch("/api/me/", {"first_name": "Al"}, "application/json", headers=headers)
+
+    assert patch("https://testserver").json() == {"detail": "CSRF Failed: CSRF token missing."}
+    cross_site = patch("https://evil.example", token)
+    assert cross_site.status_code == 403
+    assert cross_site.json()["detail"].startswith("CSRF Failed: Origin checking failed - https://evil.example")
+    accepted = patch("https://testserver", token)
+    assert accepted.status_code == 200
+    assert accepted.json()["first_name"] == "Al"
+
+
+def test_patch_me_changes_the_name_but_never_the_username_or_email(token_client, user):
+    body = {"first_name": "Al", "username": "mallory", "email": "mallory@example.com"}
+    response = token_client.patch("/api/me/", body, "application/json")
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert (user.first_name, user.username, user.email) == ("Al", "alice", "alice@example.com")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "answer"),
+    [
+        ('{"first_name": ', "application/json", 400, "JSON parse error - Expecting value: line 1 column 16"),
+        ('{"first_name": NaN}', "application/json", 400, "JSON parse error - Out of range float values"),
+        ("first_name=Al", "text/plain", 415, 'Unsupported media type "text/plain" in request.'),
+        (json.dumps({"first_name": "x" * 151}), "application/json", 400, None),
+    ],
+)
+def test_bad_request_bodies_get_400_or_415_saying_what_is_wrong(token_client, body, content_type, status, answer):
+    response = token_client.patch("/api/me/", body, content_type)
+    assert response.status_code == status
+    if answer is None:  # validation errors name the field
+        assert response.json() == {"first_name": ["Ensure this field has no more than 150 characters."]}
+    else:
+        assert response.json()["detail"].startswith(answer)
+
+
+def test_request_bodies_over_django_upload_limit_are_refused_before_parsing(token_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = token_client.patch("/api/me/", {"first_name": "x" * 100}, "application/json")
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the limit of 100 bytes."}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "detail"),
+    [
+        ("get", "/api/nothing-here/", 404, "No endpoint at /api/nothing-here/; see the list at /api/docs/."),
+        ("post", "/api/nothing/here", 404, "No endpoint at /api/nothing/here; see the list at /api/docs/."),
+        ("get", "/api/me", 404, "No endpoint at /api/me; did you mean /api/me/ (with the slash)?"),
+        ("put", "/api/me/", 405, 'Method "PUT" not allowed.'),
+        ("delete", "/api/me/", 405, 'Method "DELETE" not allowed.'),
+        ("get", "/api/token/", 405, 'Method "GET" not allowed.'),
+    ],
+)
+def test_unknown_paths_and_methods_are_json_errors(token_client, method, path, status, detail):
+    response = getattr(token_client, method)(path)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": detail}
+
+
+def test_unexpected_errors_are_a_logged_json_500_without_details(settings, caplog):
+    settings.DEBUG = False
+    response = exception_handler(RuntimeError("secret internals"), {})
+    assert response.status_code == 500
+    assert response.data == {"detail": "Server error. It has been logged; please try again later."}
+    assert "secret internals" in caplog.text
+
+    settings.DEBUG = True  # development: DRF re-raises and Django shows the traceback page
+    assert exception_handler(RuntimeError("secret internals"), {}) is None
+
+
+@pytest.fixture
+def rates(settings, monkeypatch):
+    """Set throttle rates for one test. DRF copies them onto the throttle class at import, so refresh that too."""
+
+    def set_rates(**rates):
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", api_settings.DEFAULT_THROTTLE_RATES)
+
+    return set_rates
+
+
+def test_password_guessing_is_throttled_per_client_address(anonymous, user, rates):
+    rates(anon="2/minute", user="1000/minute")
+    guess = {"username": "alice", "password": "guess"}
+    statuses = [anonymous.post("/api/token/", guess, "application/json").status_code for _ in range(3)]
+    assert statuses == [400, 400, 429]
+
+
+def test_a_client_cannot_escape_the_throttle_by_faking_x_forwarded_for(anonymous, user, rates):
+    rates(anon="2/minute", user="1000/minute")
+    guess = {"username": "alice", "password": "guess"}
+
+    def attempt(forwarded_for):  # the router appends the address it saw to whatever the client sent
+        return anonymous.post("/api/token/", guess, "application/json", headers={"X-Forwarded-For": forwarded_for})
+
+    statuses = [attempt(f"10.0.0.{n}, 203.0.113.7").status_code for n in range(3)]
+    assert statuses == [400, 400, 429]
+    assert attempt("203.0.113.8").status_code == 400, "another client has its own count"
+
+
+def test_each_user_is_throttled_with_429_and_retry_after(token_client, rates):
+    rates(anon="1000/minute", user="3/minute")
+    statuses = [token_client.get("/api/me/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    throttled = token_client.get("/api/me/")
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    assert throttled.json()["detail"].startswith("Request was throttled. Expected available in")
+
+
+def test_production_answers_json_even_to_browsers(token_client):
+    browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = token_client.get("/api/me/", headers={"Accept": browser_accept})
+    assert response["Content-Type"] == "application/json"
+
+
+SHOW = "from rest_framework.settings import api_settings as s; print(s.PAGE_SIZE, s.DEFAULT_THROTTLE_RATES, end=' ')"
+SHOW += "; print(s.DEFAULT_RENDERER_CLASSES)"
+
+
+@pytest.mark.parametrize(("debug", "browsable"), [("false", False), ("true", True)])
+def test_limits_come_from_the_environment_and_the_browsable_api_only_in_development(debug, browsable):
+    variables = {"API_PAGE_SIZE": "7", "API_THROTTLE_ANON": "5/second", "API_THROTTLE_USER": "100/hour"}
+    result = manage("shell", "--no-imports", "-c", SHOW, DEBUG=debug, **variables)
+    assert result.stdout.startswith("7 {'anon': '5/second', 'user': '100/hour'} [<class"), result.stderr
+    assert ("BrowsableAPIRenderer" in result.stdout) is browsable
+
+
+@pytest.mark.parametrize("rate", ["60/fortnight", "sixty/minute", "60", "60/minute/s3cret"])
+def test_a_malformed_throttle_rate_stops_start_up_with_one_line(rate):
+    result = manage("check", API_THROTTLE_USER=rate)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Configuration error: API_THROTTLE_USER must be requests per second, minute, hour or day; "
+        "set e.g. API_THROTTLE_USER=600/minute.\n"
+    )
+
+
+def test_schema_generates_without_warnings_and_is_valid_openapi_3(tmp_path):
+    result = manage("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr and "Error" not in result.stderr
+
+
+def test_served_schema_describes_the_endpoints_and_validates(anonymous, db):
+    response = anonymous.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    schema = response.json()
+    validate_schema(schema)  # raises on anything that breaks the OpenAPI 3 specification
+    assert schema["openapi"].startswith("3.")
+    assert {"/api/me/", "/api/token/"} <= set(schema["paths"])
+    assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/api/me/", "get", ["200", "401", "403", "429"]),
+        ("/api/me/", "patch", ["200", "400", "401", "403", "413", "415", "429"]),
+        ("/api/token/", "post", ["200", "400", "413", "415", "429"]),  # no login needed: no 401 or 403
+    ],
+)
+def test_schema_documents_the_json_errors_each_endpoint_can_answer(anonymous, db, path, method, statuses):
+    schema = anonymous.get("/api/schema/", {"format": "json"}).json()
+    responses = schema["paths"][path][method]["responses"]
+    assert list(responses) == statuses
+    errors = {status: answer["content"]["application/json"]["schema"]["$ref"] for status, answer in responses.items()}
+    assert errors.pop("200") != "#/components/schemas/Error"
+    assert errors.pop("400", "#/components/schemas/ValidationError") == "#/components/schemas/ValidationError"
+    assert set(errors.values()) == {"#/components/schemas/Error"}
+
+
+def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(anonymous, db):
+    page = anonymous.get("/api/docs/")
+    assert page.status_code == 200
+    assert '/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"' in page.text
+    assert "cdn" not in page.text.lower()
+
+
+def test_home_page_lists_the_api_as_an_installed_add_on(anonymous, db):
+    assert "REST API at /api/" in anonymous.get("/").text

@@ -1,0 +1,60 @@
+"""
+API views. settings.REST_FRAMEWORK makes each one need a login, answer JSON, and be throttled and paginated;
+the two below that must work without a login say so.
+
+Add a resource as a viewset, e.g.
+
+    class NoteViewSet(viewsets.ModelViewSet):
+        queryset = Note.objects.none()  # tells the docs the model; get_queryset() picks the rows
+        serializer_class = NoteSerializer
+
+        def get_queryset(self):
+            return Note.objects.filter(owner=self.request.user)  # each user sees only their own
+
+then one router line in urls.py; README.md walks through it with a test.
+https://www.django-rest-framework.org/api-guide/viewsets/
+"""
+
+from django.urls import Resolver404, resolve
+from rest_framework import exceptions, generics
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import AllowAny
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from .serializers import UserSerializer
+
+
+class MeView(generics.RetrieveUpdateAPIView):
+    """The user the token or session belongs to. PATCH changes the first or last name."""
+
+    serializer_class = UserSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self):
+        return self.request.user
+
+
+class TokenView(ObtainAuthToken):
+    """POST a username and password; the answer's token goes in each request as "Authorization: Token <token>"."""
+
+    authentication_classes = []  # logging in needs no login
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES  # DRF's view has none: no unlimited password guessing
+
+
+class NotFoundView(APIView):
+    """Any other path under /api/: a JSON 404 (Django's own 404 page is HTML)."""
+
+    permission_classes = [AllowAny]  # say "no such endpoint" before "log in"
+    schema = None  # not an endpoint
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # negotiation and throttling, as for any API request
+        path = request.path_info
+        try:
+            slash_helps = not path.endswith("/") and getattr(resolve(path + "/").func, "cls", None) is not NotFoundView
+        except Resolver404:
+            slash_helps = False
+        if slash_helps:
+            raise exceptions.NotFound(f"No endpoint at {path}; did you mean {path}/ (with the slash)?")
+        raise exceptions.NotFound(f"No endpoint at {path}; see the list at /api/docs/.")
