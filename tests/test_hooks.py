@@ -46,6 +46,15 @@ def test_a_bad_answer_stops_with_one_line_and_writes_nothing(tmp_path, answer, m
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("slug", "option"), [("api", "use_rest"), ("realtime", "use_realtime")])
+def test_a_project_cannot_share_the_app_label_of_a_chosen_add_on(tmp_path, slug, option):
+    refused = generate(tmp_path, f"project_slug={slug}", f"{option}=true")
+    assert refused.returncode != 0
+    assert f"ERROR: project_slug '{slug}' is the app label of a chosen add-on; e.g." in refused.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert generate(tmp_path, f"project_slug={slug}", f"{option}=false").returncode == 0  # free without it
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [

@@ -213,14 +213,3 @@ def test_schemathesis_finds_no_server_error_and_no_response_that_breaks_the_sche
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b[1-9]\d* passed\b", result.stdout), result.stdout
-
-
-def test_a_project_named_api_cannot_take_the_rest_add_on_whose_app_label_is_api(tmp_path):
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "-o", str(tmp_path)]
-    refused = subprocess.run(
-        [*command, "project_slug=api", "use_rest=true"], capture_output=True, text=True, check=False
-    )
-    assert refused.returncode != 0
-    assert "ERROR: project_slug 'api' is the app label of the use_rest add-on; choose another" in refused.stderr
-    assert not (tmp_path / "api").exists()
-    run([*command, "project_slug=api", "use_rest=false"])  # without the add-on the name is free

@@ -310,4 +310,4 @@ def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(anonymous, d
 
 
 def test_home_page_lists_the_api_as_an_installed_add_on(anonymous, db):
-    assert "REST API at /api/" in anonymous.get("/").text
+    assert '<a href="/api/docs/">REST API</a>' in anonymous.get("/").text
