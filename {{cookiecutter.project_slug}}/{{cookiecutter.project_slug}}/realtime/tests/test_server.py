@@ -131,19 +131,18 @@ def raw_websocket(port, token, receive_buffer=None):
 
 
 def frames(data):
-    """Split raw server bytes into (opcode, payload) pairs (server frames are unmasked)."""
+    """Split raw server bytes into complete (opcode, payload) frames; server frames are unmasked."""
     found, at = [], 0
-    while at + 2 <= len(data):
-        opcode, length = data[at] & 0x0F, data[at + 1] & 0x7F
-        at += 2
+    while at + 10 <= len(data) or (at + 2 <= len(data) and data[at + 1] & 0x7F < 126):
+        opcode, length, start = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
         if length == 126:
-            (length,) = struct.unpack("!H", data[at : at + 2])
-            at += 2
+            (length,), start = struct.unpack("!H", data[at + 2 : at + 4]), at + 4
         elif length == 127:
-            (length,) = struct.unpack("!Q", data[at : at + 8])
-            at += 8
-        found.append((opcode, data[at : at + length]))
-        at += length
+            (length,), start = struct.unpack("!Q", data[at + 2 : at + 10]), at + 10
+        if start + length > len(data):
+            break  # the rest has not arrived yet
+        found.append((opcode, data[start : start + length]))
+        at = start + length
     return found
 
 
@@ -159,6 +158,7 @@ async def test_a_silent_client_is_reaped_by_the_ping_timeout(config):
 
 
 async def test_a_client_that_cannot_keep_up_is_closed_with_1013_and_others_are_not(config):
+    config.ping_interval = 0  # a client that does not read does not answer pings either: test the buffer alone
     async with serving(config) as served:
         slow = await asyncio.to_thread(raw_websocket, served.port, served.token(), 4096)  # stops reading
         fast = await served.connect()
