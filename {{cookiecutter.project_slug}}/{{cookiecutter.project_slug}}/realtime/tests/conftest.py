@@ -11,10 +11,15 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from tornado.httpclient import HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -24,6 +29,7 @@ from ..server import Config, PublishHandler, SocketHandler, make_app, make_broke
 from ..tokens import make_token
 
 PUBLISH_KEY = "publish-key-for-tests"
+PROJECT_DIR = Path(__file__).resolve().parents[3]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -42,6 +48,19 @@ def require(available, what):
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not available")
         pytest.skip(f"SKIPPED: {what} is not available; set it up, or REQUIRE_SERVICES=1 to make this a failure")
+
+
+@pytest.fixture
+def client():
+    """A browser behind Heroku's router over HTTPS, as in the project's tests/conftest.py."""
+    return Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
+
+
+@pytest.fixture(autouse=True)
+def _static_without_collectstatic(settings):
+    """Pages resolve static URLs without a manifest (tests/test_static.py checks the real storage)."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
 
 
 @pytest.fixture
@@ -141,3 +160,52 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+async def open_socket(port, channel="demo"):
+    """A client on `channel` of the server at `port`, past its "subscribed" answer."""
+    token = make_token(None, channel, key=settings.SECRET_KEY)
+    url = f"ws://127.0.0.1:{port}/ws?channel={channel}"
+    connection = await websocket_connect(url, subprotocols=["realtime", token])
+    assert await receive(connection) == {"type": "subscribed", "channel": channel}
+    return connection
+
+
+def health(port):
+    """(status, body) of the server's /healthz; (None, None) while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return None, None
+
+
+@contextlib.contextmanager
+def realtime_process(tmp_path, **variables):
+    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, until it is healthy."""
+    port = free_port()
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "REALTIME_PUBLISH_KEY": PUBLISH_KEY,
+        **variables,
+    }
+    log = open(tmp_path / f"realtime-{port}.log", "w+")  # noqa: SIM115 - closed below
+    command = [sys.executable, "-m", __package__.rsplit(".", 1)[0], "--port", str(port)]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stderr=log)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 15
+        while health(port)[0] != 200:
+            assert process.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
+            time.sleep(0.05)
+        process.port, process.log = port, Path(log.name)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
