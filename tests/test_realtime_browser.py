@@ -34,7 +34,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PASSWORD = "browser-test-password-1234"  # noqa: S105 - a throwaway user in a throwaway database
+PASSWORD = "browser-test-password-1234"
 
 
 def require(available, what):
@@ -54,7 +54,7 @@ def wait_for_http(url, process, log, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"{url}: process exited\n{log.read_text()}"
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):  # noqa: S310 - local URL
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
             return
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer in {timeout} s\n{log.read_text()}")
@@ -67,15 +67,15 @@ def project(tmp_path_factory):
     require(os.environ.get("REDIS_URL"), "Redis (REDIS_URL)")
     out = tmp_path_factory.mktemp("bake")
     command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE_DIR), "-o", str(out)]
-    subprocess.run([*command, "use_realtime=true"], check=True, capture_output=True)  # noqa: S603
+    subprocess.run([*command, "use_realtime=true"], check=True, capture_output=True)
     directory = out / "my_project"
     requirements = (directory / "requirements-dev.txt").read_bytes()
-    venv = Path("/tmp/ldj-venvs") / hashlib.sha256(requirements).hexdigest()[:16]  # noqa: S108 - a shared cache
+    venv = Path("/tmp/ldj-venvs") / hashlib.sha256(requirements).hexdigest()[:16]
     if not (venv / "ready").exists():
         shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "pip"), "install", "-q", "-r", str(directory / "requirements-dev.txt")]
-        subprocess.run(pip, check=True)  # noqa: S603
+        subprocess.run(pip, check=True)
         (venv / "ready").touch()
     return directory, venv / "bin"
 
@@ -94,16 +94,21 @@ def site(project):
     }
     environment.pop("PROCESS_ROLE", None)
     manage = [str(bin_dir / "python"), "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=directory, env=environment, check=True)  # noqa: S603
+    subprocess.run([*manage, "migrate", "-v0"], cwd=directory, env=environment, check=True)
     superuser = [*manage, "createsuperuser", "--noinput", "--username", "ada", "--email", "ada@example.com"]
-    subprocess.run(superuser, cwd=directory, env=environment, check=True)  # noqa: S603
+    subprocess.run(superuser, cwd=directory, env=environment, check=True)
     lines = dict(line.split(": ", 1) for line in (directory / "Procfile").read_text().splitlines() if ": " in line)
 
     def start(name, port):
         log = directory / f"{name}.log"
-        process = subprocess.Popen(  # noqa: S602 - the Procfile line, as honcho and Heroku run it
-            lines[name], shell=True, cwd=directory, env={**environment, "PORT": str(port)},
-            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        process = subprocess.Popen(
+            lines[name],
+            shell=True,
+            cwd=directory,
+            env={**environment, "PORT": str(port)},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         health = f"http://127.0.0.1:{port}/healthz"
         wait_for_http(health, process, log)
@@ -132,7 +137,7 @@ def site(project):
                 f"message = Message.objects.create(author=User.objects.get(username='ada'), text={text!r})\n"
                 "publish('demo', message.as_event())\n"
             )
-            subprocess.run([*manage, "shell", "-c", code], cwd=directory, env=environment, check=True)  # noqa: S603
+            subprocess.run([*manage, "shell", "-c", code], cwd=directory, env=environment, check=True)
 
     yield Site()
     for process in processes.values():
