@@ -9,6 +9,7 @@ when REQUIRE_SERVICES=1.
 """
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -71,12 +72,15 @@ def project(tmp_path_factory):
     directory = out / "my_project"
     requirements = (directory / "requirements-dev.txt").read_bytes()
     venv = Path("/tmp/ldj-venvs") / hashlib.sha256(requirements).hexdigest()[:16]
-    if not (venv / "ready").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [str(venv / "bin" / "pip"), "install", "-q", "-r", str(directory / "requirements-dev.txt")]
-        subprocess.run(pip, check=True)
-        (venv / "ready").touch()
+    venv.parent.mkdir(exist_ok=True)
+    with open(f"{venv}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # other test runs may be building the same venv
+        if not (venv / "ready").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            pip = [str(venv / "bin" / "pip"), "install", "-q", "-r", str(directory / "requirements-dev.txt")]
+            subprocess.run(pip, check=True)
+            (venv / "ready").touch()
     return directory, venv / "bin"
 
 

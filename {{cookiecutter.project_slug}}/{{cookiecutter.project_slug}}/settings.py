@@ -104,7 +104,7 @@ CACHES = {
 {% if cookiecutter.use_realtime %}
 
 # Real-time: a Tornado process holds the WebSockets; with REDIS_URL, Redis pub/sub joins any number of them
-# Architecture, every variable and deploy recipes: README.md, "Real-time"; the server: realtime/server.py
+# Architecture, every variable and deploy recipes: realtime/README.md; the server: realtime/server.py
 # https://www.tornadoweb.org/en/stable/websocket.html
 REALTIME_PORT = env.int("REALTIME_PORT", default=8001)
 # The URL browsers connect to, e.g. wss://rt.example.com/ws; default: this host on REALTIME_PORT.
