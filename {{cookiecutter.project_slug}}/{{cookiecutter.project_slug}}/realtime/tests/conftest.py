@@ -134,12 +134,17 @@ def free_port():
 class RedisServer:
     """A redis-server of our own on a random port, so a test can stop and restart it."""
 
-    def __init__(self, tmp_path):
-        self.port, self.dir, self.process = free_port(), tmp_path, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+    def __init__(self, tmp_path, tls=False):
+        self.port, self.dir, self.process, self.tls = free_port(), tmp_path, None, tls
+        self.url = f"{'rediss' if tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self):
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if self.tls:  # TLS only, with a self-signed certificate, like Heroku Redis
+            command += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            command += ["--tls-cert-file", "cert.pem", "--tls-key-file", "key.pem"]
+        else:
+            command += ["--port", str(self.port)]
         self.process = subprocess.Popen(command, cwd=self.dir, stdout=subprocess.DEVNULL)  # noqa: S603
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -157,6 +162,18 @@ class RedisServer:
 def redis_server(tmp_path):
     require(shutil.which("redis-server"), "the redis-server binary")
     server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_redis_server(tmp_path):
+    require(shutil.which("redis-server") and shutil.which("openssl"), "redis-server and openssl")
+    certificate = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    certificate += ["-keyout", "key.pem", "-out", "cert.pem"]
+    subprocess.run(certificate, cwd=tmp_path, check=True, capture_output=True)  # noqa: S603
+    server = RedisServer(tmp_path, tls=True)
     server.start()
     yield server
     server.stop()
@@ -184,7 +201,7 @@ def health(port):
 
 @contextlib.contextmanager
 def realtime_process(tmp_path, **variables):
-    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, until it is healthy."""
+    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, once it answers."""
     port = free_port()
     environment = {
         "PATH": os.environ["PATH"],
@@ -199,7 +216,7 @@ def realtime_process(tmp_path, **variables):
     process = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stderr=log)  # noqa: S603
     try:
         deadline = time.monotonic() + 15
-        while health(port)[0] != 200:
+        while health(port)[0] is None:
             assert process.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.05)
         process.port, process.log = port, Path(log.name)
