@@ -34,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 WORK = HERE / "work"  # git-ignored
+PYTHON = sys.executable  # the bench venv's python, once main() knows it
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-0123"
 
 CHANNELS_APP = '''
@@ -198,6 +199,16 @@ def bake():
     return project
 
 
+def token(project):
+    """A socket token for channel "demo", made by the project's own code in the bench venv."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(project)!r}); from django.conf import settings; "
+        f"settings.configure(SECRET_KEY={SECRET_KEY!r}); from my_project.realtime.tokens import make_token; "
+        f"print(make_token(None, 'demo', key={SECRET_KEY!r}))"
+    )
+    return subprocess.run([PYTHON, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def start_server(kind, python, project, redis_url, port):
     environment = {"PATH": os.environ["PATH"], "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY}
     if kind == "tornado":
@@ -223,11 +234,15 @@ def run(kind, clients, args, python, project, redis_url):
         processes = []
         per_process = [clients // args.client_processes] * args.client_processes
         per_process[0] += clients - sum(per_process)
+        url = f"ws://127.0.0.1:{port}/ws?channel=demo"
         for count in per_process:
-            role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
-            role += ["--url", f"ws://127.0.0.1:{port}/ws?channel=demo", "--count", str(count)]
-            role += ["--messages", str(args.messages)]
-            processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True))
+            if args.client == "node":
+                role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
+                role += [str(args.messages), *(["realtime", token(project)] if kind == "tornado" else [])]
+            else:
+                role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
+                role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
+            processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL))
         for process in processes:
             assert process.stdout.readline().strip() == "ready"
         time.sleep(1)
@@ -276,6 +291,7 @@ def main():
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--rate", type=float, default=200, help="events per second from the publisher")
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")
     for internal in ("--project", "--url", "--redis", "--count"):  # for the client and publisher roles
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,7 +301,8 @@ def main():
 
     WORK.mkdir(exist_ok=True)
     project = bake()
-    python = str(Path(args.venv) / "bin" / "python")
+    global PYTHON
+    python = PYTHON = str(Path(args.venv) / "bin" / "python")
     redis_port = free_port()
     redis = subprocess.Popen(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -298,7 +315,10 @@ def main():
     finally:
         redis.terminate()
     header = "| stack | clients | deliveries/s | p50 ms | p99 ms | lost | CPU s/100k deliveries | RSS MB/1000 conn | peak RSS MB |"
-    print(f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} client processes, {os.cpu_count()} CPUs")
+    print(
+        f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} {args.client} client processes, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(header)
     print("|---" * 9 + "|")
     for row in rows:
