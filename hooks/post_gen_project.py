@@ -16,7 +16,7 @@ SLUG = ANSWERS["project_slug"]
 # Each yes/no option and the paths that exist only for it: removed when it is off.
 OPTION_PATHS = {
     "use_rest": [f"{SLUG}/api"],
-    "use_realtime": [f"{SLUG}/realtime", f"{SLUG}/templates/realtime", f"{SLUG}/static/realtime"],
+    "use_realtime": [f"{SLUG}/realtime"],
     "use_github_actions": [".github"],
 }
 
@@ -27,6 +27,9 @@ ENV_FILE = """\
 # Local development settings (git-ignored). Every variable is explained in .env.example.
 DEBUG=true
 SECRET_KEY={secret}
+{% if cookiecutter.use_realtime %}
+REALTIME_PUBLISH_KEY={publish_key}
+{% endif %}
 """
 
 
@@ -38,7 +41,7 @@ def main():
 
     env_file = Path(".env")
     if not env_file.exists():
-        env_file.write_text(ENV_FILE.format(secret=secrets.token_urlsafe(50)))
+        env_file.write_text(ENV_FILE.format(secret=secrets.token_urlsafe(50), publish_key=secrets.token_urlsafe(32)))
 
     if ANSWERS["init_git"] and not Path(".git").exists():
         if not shutil.which("git"):

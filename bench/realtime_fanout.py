@@ -1,0 +1,333 @@
+"""
+Fan-out benchmark of the real-time add-on, with Django Channels 4 as the comparison.
+
+One publisher sends MESSAGES events at RATE per second to one channel; CLIENTS
+WebSocket clients (in separate processes) receive them. Measured per stack and
+client count: deliveries/s, publish-to-receive latency p50/p99, messages lost,
+server CPU seconds per 100k deliveries, server RSS per 1000 connections.
+
+Stacks, both through the same Redis:
+- tornado:  the generated `python -m <package>.realtime` (RedisBroker), events
+            published straight to Redis as Django's publish() does;
+- channels: Channels 4 AsyncWebsocketConsumer under uvicorn with channels-redis'
+            RedisPubSubChannelLayer (its pub/sub layer; the classic RedisChannelLayer
+            crashed consumers and dropped messages here with redis-py 8),
+            events sent with channel_layer.group_send().
+
+Usage (run with a Python that has cookiecutter; VENV holds the project's
+requirements.txt plus bench/requirements-realtime.txt):
+    python bench/realtime_fanout.py --venv /tmp/bench-venv [--clients 100 1000]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = HERE.parent
+WORK = HERE / "work"  # git-ignored
+PYTHON = sys.executable  # the bench venv's python, once main() knows it
+SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-0123"
+
+CHANNELS_APP = '''
+import django
+from django.conf import settings
+
+settings.configure(
+    SECRET_KEY="{secret}",
+    INSTALLED_APPS=["channels"],
+    CHANNEL_LAYERS={{"default": {{"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                                  "CONFIG": {{"hosts": ["{redis}"]}}}}}},
+)
+django.setup()
+
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.routing import URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+
+class Fanout(AsyncWebsocketConsumer):
+    async def connect(self):
+        await self.channel_layer.group_add("demo", self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard("demo", self.channel_name)
+
+    async def event(self, message):
+        await self.send(text_data=message["text"])
+
+
+application = URLRouter([path("ws", Fanout.as_asgi())])
+'''
+
+
+# ---- roles run inside the venv ------------------------------------------------------------
+
+
+def client_role(args):
+    """Open `count` sockets, say "ready", then receive until each has `messages` or all go quiet."""
+    import asyncio
+
+    from tornado.websocket import websocket_connect
+
+    protocols = None
+    if args.kind == "tornado":
+        sys.path.insert(0, args.project)
+        from django.conf import settings
+
+        settings.configure(SECRET_KEY=SECRET_KEY)
+        from my_project.realtime.tokens import make_token
+
+        protocols = ["realtime", make_token(None, "demo", key=SECRET_KEY)]
+
+    async def main():
+        sockets = []
+        for _ in range(args.count):
+            sockets.append(await websocket_connect(args.url, subprotocols=protocols))
+        if args.kind == "tornado":
+            for connection in sockets:
+                await connection.read_message()  # {"type": "subscribed"}
+        print("ready", flush=True)
+        latencies, first, last = [], None, None
+
+        async def drain(connection):
+            nonlocal first, last
+            got = 0
+            while got < args.messages:
+                try:
+                    text = await asyncio.wait_for(connection.read_message(), 20)
+                except TimeoutError:
+                    return
+                if text is None:
+                    return
+                now = time.time()
+                event = json.loads(text)
+                data = event.get("data", event)
+                if "sent" not in data:
+                    continue
+                latencies.append(now - data["sent"])
+                first = now if first is None else min(first, now)
+                last = now if last is None else max(last, now)
+                got += 1
+
+        await asyncio.gather(*(drain(connection) for connection in sockets))
+        print(json.dumps({"latencies": latencies, "first": first, "last": last}), flush=True)
+
+    asyncio.run(main())
+
+
+def publisher_role(args):
+    started = time.time()
+    if args.kind == "tornado":
+        import redis
+
+        connection = redis.Redis.from_url(args.redis)
+
+        def send(data):
+            frame = json.dumps({"type": "message", "channel": "demo", "data": data}, separators=(",", ":"))
+            connection.publish("realtime:demo", frame)
+    else:
+        import django
+        from django.conf import settings
+
+        layer = {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [args.redis]}}
+        settings.configure(SECRET_KEY=SECRET_KEY, INSTALLED_APPS=["channels"], CHANNEL_LAYERS={"default": layer})
+        django.setup()
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        group_send = async_to_sync(get_channel_layer().group_send)
+
+        def send(data):
+            group_send("demo", {"type": "event", "text": json.dumps(data)})
+
+    for number in range(args.messages):
+        target = started + number / args.rate
+        if (pause := target - time.time()) > 0:
+            time.sleep(pause)
+        send({"seq": number, "sent": time.time(), "pad": "x" * 100})
+    print(json.dumps({"started": started, "finished": time.time()}), flush=True)
+
+
+# ---- the orchestrator -----------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid, field="VmRSS"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bake():
+    project = WORK / "project" / "my_project"
+    if not project.exists():
+        shutil.rmtree(WORK / "project", ignore_errors=True)
+        command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "-o", str(WORK / "project")]
+        subprocess.run([*command, "use_realtime=true"], check=True, capture_output=True)
+    return project
+
+
+def token(project):
+    """A socket token for channel "demo", made by the project's own code in the bench venv."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(project)!r}); from django.conf import settings; "
+        f"settings.configure(SECRET_KEY={SECRET_KEY!r}); from my_project.realtime.tokens import make_token; "
+        f"print(make_token(None, 'demo', key={SECRET_KEY!r}))"
+    )
+    return subprocess.run([PYTHON, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def start_server(kind, python, project, redis_url, port):
+    environment = {"PATH": os.environ["PATH"], "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY}
+    if kind == "tornado":
+        environment |= {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+        command = [python, "-m", "my_project.realtime", "--port", str(port)]
+        cwd = project
+    else:
+        (WORK / "channels_app.py").write_text(CHANNELS_APP.format(secret=SECRET_KEY, redis=redis_url))
+        command = [python, "-m", "uvicorn", "channels_app:application", "--port", str(port), "--log-level", "warning"]
+        command += ["--ws", "websockets"]
+        cwd = WORK
+    process = subprocess.Popen(command, cwd=cwd, env=environment, stderr=open(WORK / f"{kind}.log", "w"))  # noqa: SIM115
+    wait_for_port(port)
+    time.sleep(0.5)
+    return process
+
+
+def run(kind, clients, args, python, project, redis_url):
+    port = free_port()
+    server = start_server(kind, python, project, redis_url, port)
+    try:
+        rss_before = rss_mb(server.pid)
+        processes = []
+        per_process = [clients // args.client_processes] * args.client_processes
+        per_process[0] += clients - sum(per_process)
+        url = f"ws://127.0.0.1:{port}/ws?channel=demo"
+        for count in per_process:
+            if args.client == "node":
+                role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
+                role += [str(args.messages), *(["realtime", token(project)] if kind == "tornado" else [])]
+            else:
+                role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
+                role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
+            processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL))
+        for process in processes:
+            assert process.stdout.readline().strip() == "ready"
+        time.sleep(1)
+        rss_after = rss_mb(server.pid)
+        cpu_before = cpu_seconds(server.pid)
+        publisher = [python, __file__, "--role", "publisher", "--kind", kind, "--redis", redis_url]
+        publisher += ["--messages", str(args.messages), "--rate", str(args.rate)]
+        published = json.loads(subprocess.run(publisher, check=True, capture_output=True, text=True).stdout)
+        results = [json.loads(process.stdout.readline()) for process in processes]
+        for process in processes:
+            process.wait(60)
+        cpu_after = cpu_seconds(server.pid)
+        rss_peak = rss_mb(server.pid, "VmHWM")  # the high-water mark over the whole run
+        latencies = sorted(value for result in results for value in result["latencies"])
+        received = len(latencies)
+        last = max((result["last"] for result in results if result["last"]), default=published["finished"])
+        quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
+        return {
+            "stack": kind,
+            "clients": clients,
+            "deliveries": received,
+            "lost": args.messages * clients - received,
+            "deliveries_per_s": received / (last - published["started"]),
+            "p50_ms": 1000 * quantiles[49],
+            "p99_ms": 1000 * quantiles[98],
+            "cpu_s_per_100k": (cpu_after - cpu_before) / max(received, 1) * 100_000,
+            "rss_mb_per_1000_conn": (rss_after - rss_before) / clients * 1000,
+            "rss_mb_idle": rss_before,
+            "rss_mb_peak": rss_peak,
+        }
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", choices=["client", "publisher"])
+    parser.add_argument("--kind", choices=["tornado", "channels"])
+    parser.add_argument("--venv", default="/tmp/bench-venv")
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--stacks", nargs="+", default=["tornado", "channels"])
+    parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=200, help="events per second from the publisher")
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")
+    for internal in ("--project", "--url", "--redis", "--count"):  # for the client and publisher roles
+        parser.add_argument(internal, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role:
+        args.count = int(args.count or 0)
+        return client_role(args) if args.role == "client" else publisher_role(args)
+
+    WORK.mkdir(exist_ok=True)
+    project = bake()
+    global PYTHON
+    python = PYTHON = str(Path(args.venv) / "bin" / "python")
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(redis_port)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        rows = [run(kind, clients, args, python, project, redis_url) for clients in args.clients for kind in args.stacks]
+    finally:
+        redis.terminate()
+    header = "| stack | clients | deliveries/s | p50 ms | p99 ms | lost | CPU s/100k deliveries | RSS MB/1000 conn | peak RSS MB |"
+    print(
+        f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} {args.client} client processes, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(header)
+    print("|---" * 9 + "|")
+    for row in rows:
+        print(
+            f"| {row['stack']} | {row['clients']} | {row['deliveries_per_s']:,.0f} | {row['p50_ms']:.1f} | "
+            f"{row['p99_ms']:.1f} | {row['lost']} | {row['cpu_s_per_100k']:.2f} | {row['rss_mb_per_1000_conn']:.1f} | {row['rss_mb_peak']:.0f} |"
+        )
+    (WORK / f"results-{int(time.time())}.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""
+Django's side: publish() an event to every browser listening on a channel, and
+token_for() the signed token a browser needs to listen.
+
+publish() is fire-and-forget on purpose. It waits for the database transaction to
+commit (so nobody is told about a row that was rolled back), never raises into the
+request when the broker is down, and gives up after REALTIME_PUBLISH_TIMEOUT
+seconds with one log line. Delivery is at-most-once: browsers re-fetch state after
+they reconnect, so a lost event costs a refresh, not data.
+"""
+
+import json
+import logging
+import time
+import urllib.request
+from functools import partial
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .tokens import make_token, publish_signature, valid_channel
+
+logger = logging.getLogger(__name__)
+
+REDIS_PREFIX = "realtime:"  # Redis channel names, so the app's events never mix with other users of Redis
+_redis_client = None  # one connection pool per process
+
+
+def token_for(user, channel):
+    """A short-lived token that lets this user's browser subscribe to `channel`.
+    Decide who may listen to what before you call it (see views.authorize)."""
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    return make_token(user_id, channel, key=settings.SECRET_KEY)
+
+
+def encode_event(channel, data):
+    """The exact text frame the server forwards to browsers: encoded once, here."""
+    return json.dumps({"type": "message", "channel": channel, "data": data}, separators=(",", ":")).encode()
+
+
+def publish(channel, data):
+    """Send `data` (anything JSON can encode) to the browsers on `channel`, after commit.
+
+    A bad channel name, unencodable data or an event above REALTIME_MAX_MESSAGE_BYTES
+    is a programming error and raises here; a broker problem is only logged.
+    """
+    if not valid_channel(channel):
+        raise ValueError("channel must be 1-100 characters of A-Z a-z 0-9 _ . : -")
+    event = encode_event(channel, data)
+    if len(event) > settings.REALTIME_MAX_MESSAGE_BYTES:
+        raise ValueError(f"event is {len(event)} bytes; the limit is REALTIME_MAX_MESSAGE_BYTES")
+    transaction.on_commit(partial(_send, channel, event))
+
+
+def _send(channel, event):
+    started = time.monotonic()
+    try:
+        if settings.REDIS_URL:
+            _send_to_redis(channel, event)
+        else:
+            _send_to_server(event)
+    except Exception as error:
+        # The user's request must not fail because the broker did; the event is dropped.
+        logger.warning(
+            "Real-time publish to %r dropped after %.1f s: %s",
+            channel,
+            time.monotonic() - started,
+            type(error).__name__,
+        )
+
+
+def redis_client():
+    global _redis_client
+    if _redis_client is None:
+        timeout = settings.REALTIME_PUBLISH_TIMEOUT / 2  # two attempts fit in the budget
+        _redis_client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # we retry once ourselves, within the time budget
+            **settings.REALTIME_REDIS_OPTIONS,
+        )
+    return _redis_client
+
+
+def _send_to_redis(channel, event):
+    try:
+        redis_client().publish(REDIS_PREFIX + channel, event)
+    except redis.ConnectionError:
+        # After a Redis restart the pooled connection is stale and fails at once: retry once.
+        redis_client().publish(REDIS_PREFIX + channel, event)
+
+
+def _send_to_server(event):
+    """No Redis: POST the event to the one Tornado process, signed with REALTIME_PUBLISH_KEY."""
+    if not settings.REALTIME_PUBLISH_KEY:
+        raise RuntimeError("REALTIME_PUBLISH_KEY is not set")
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(  # noqa: S310 - the URL comes from settings, not from users
+        settings.REALTIME_PUBLISH_URL,
+        data=event,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Realtime-Timestamp": timestamp,
+            "X-Realtime-Signature": publish_signature(timestamp, event, key=settings.REALTIME_PUBLISH_KEY),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=settings.REALTIME_PUBLISH_TIMEOUT / 2) as response:  # noqa: S310
+        response.read()

@@ -1,0 +1,84 @@
+"""The demo page and its endpoints: token, state to re-fetch, and sending through Django."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import signing
+
+from .. import publish as publisher
+from ..models import Message
+from ..tokens import check_token
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("ada")
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Events publish() sends, recorded instead of sent (the broker has its own tests)."""
+    events = []
+    monkeypatch.setattr(publisher, "_send", lambda channel, event: events.append((channel, event)))
+    return events
+
+
+def test_home_page_links_the_demo(client):
+    assert "demo at /realtime/" in client.get("/").text
+
+
+def test_demo_page_shows_history_and_loads_the_client(client, user):
+    Message.objects.create(author=user, text="first <b>post</b>")
+    response = client.get("/realtime/")
+    assert response.status_code == 200
+    assert "ada</strong>: first &lt;b&gt;post&lt;/b&gt;" in response.text
+    assert "realtime/realtime.js" in response.text
+    assert "Log in</a> to send" in response.text
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_token_is_bound_to_the_user_and_the_channel(client, user, settings, logged_in):
+    if logged_in:
+        client.force_login(user)
+    response = client.get("/realtime/token?channel=demo")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    grant = response.json()
+    assert grant["url"] == f"wss://testserver:{settings.REALTIME_PORT}/ws"
+    key, max_age = settings.SECRET_KEY, settings.REALTIME_TOKEN_MAX_AGE
+    assert check_token(grant["token"], "demo", key=key, max_age=max_age) == (user.pk if logged_in else None)
+    with pytest.raises(signing.BadSignature):
+        check_token(grant["token"], "other", key=key, max_age=max_age)
+
+
+def test_token_for_a_channel_nobody_may_join_is_refused(client):
+    assert client.get("/realtime/token?channel=secret").status_code == 403
+
+
+def test_realtime_url_setting_wins(client, settings):
+    settings.REALTIME_URL = "wss://rt.example.com/ws"
+    assert client.get("/realtime/token?channel=demo").json()["url"] == "wss://rt.example.com/ws"
+
+
+def test_anonymous_users_cannot_send(client, db, published):
+    assert client.post("/realtime/send", {"text": "hi"}).status_code == 403
+    assert not Message.objects.exists() and not published
+
+
+def test_sending_saves_then_publishes_after_commit(client, user, published, django_capture_on_commit_callbacks):
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post("/realtime/send", {"text": "  hello  "})
+    assert response.status_code == 302
+    message = Message.objects.get()
+    assert message.text == "hello"
+    assert len(callbacks) == 1
+    channel, event = published[0]
+    assert channel == "demo"
+    assert b'"text":"hello"' in event and b'"author":"ada"' in event
+
+
+def test_state_returns_the_latest_messages_newest_first(client, user):
+    for text in ["one", "two", "three"]:
+        Message.objects.create(author=user, text=text)
+    response = client.get("/realtime/state")
+    assert [message["text"] for message in response.json()["messages"]] == ["three", "two", "one"]

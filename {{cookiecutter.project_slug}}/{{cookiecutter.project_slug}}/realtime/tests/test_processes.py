@@ -1,0 +1,69 @@
+"""Real server processes, as the Procfile starts them: fan-out through Redis, and shutdown."""
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from .. import publish as publisher
+from ..publish import publish
+from .conftest import health, open_socket, realtime_process, receive, require, until
+
+
+@pytest.fixture
+def redis_url(settings, transactional_db):
+    """REDIS_URL from the environment (CI's Redis service), for Django and the servers alike."""
+    url = os.environ.get("REDIS_URL", "")
+    require(url, "Redis (REDIS_URL)")
+    settings.REDIS_URL = url
+    publisher._redis_client = None
+    yield url
+    publisher._redis_client = None
+
+
+async def test_two_processes_each_deliver_every_event_published_once_by_django(tmp_path, redis_url):
+    with (
+        realtime_process(tmp_path, REDIS_URL=redis_url) as first,
+        realtime_process(tmp_path, REDIS_URL=redis_url) as second,
+    ):
+        await until(lambda: health(first.port)[0] == health(second.port)[0] == 200)  # both subscribed to Redis
+        clients = [await open_socket(first.port), await open_socket(second.port)]
+        for number in range(100):
+            await asyncio.to_thread(publish, "demo", {"number": number})
+        for client in clients:
+            received = [(await receive(client))["data"]["number"] for _ in range(100)]
+            assert received == list(range(100))  # all of them, once each, in order
+        assert health(first.port) == (200, {"status": "ok", "broker": "connected", "connections": 1})
+
+
+@pytest.mark.parametrize("cert_reqs, broker", [("none", "connected"), ("required", "disconnected")])
+async def test_tls_redis_with_a_self_signed_certificate_needs_cert_reqs_none(
+    tmp_path, settings, transactional_db, tls_redis_server, cert_reqs, broker
+):
+    variables = {"REDIS_URL": tls_redis_server.url, "REDIS_SSL_CERT_REQS": cert_reqs}
+    with realtime_process(tmp_path, **variables) as server:
+        await until(lambda: health(server.port)[1]["broker"] == broker)
+        if broker == "connected":
+            settings.REDIS_URL, settings.REALTIME_REDIS_OPTIONS = tls_redis_server.url, {"ssl_cert_reqs": "none"}
+            publisher._redis_client = None
+            client = await open_socket(server.port)
+            await asyncio.to_thread(publish, "demo", "over TLS")
+            assert (await receive(client))["data"] == "over TLS"
+            publisher._redis_client = None
+
+
+async def test_sigterm_closes_every_socket_with_1001_and_exits_promptly(tmp_path):
+    with realtime_process(tmp_path) as server:
+        clients = [await open_socket(server.port) for _ in range(5)]
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        for client in clients:
+            assert await receive(client) is None
+            assert client.close_code == 1001
+        while server.poll() is None:
+            assert time.monotonic() - started < 10, "still running 10 s after SIGTERM"
+            await asyncio.sleep(0.05)
+        assert server.returncode == 0
+        assert "stopping: closing 5 sockets" in server.log.read_text()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "realtime"
+urlpatterns = [
+    path("", views.demo, name="demo"),
+    path("token", views.token, name="token"),
+    path("state", views.state, name="state"),
+    path("send", views.send, name="send"),
+]
