@@ -50,7 +50,31 @@ OPTION_FILES = {
         f"my_project/api/{name}.py"
         for name in ["__init__", "apps", "exceptions", "schema", "serializers", "tests", "urls", "views"]
     },
-    "use_realtime": set(),
+    "use_realtime": {
+        f"my_project/realtime/{name}"
+        for name in [
+            "README.md",
+            "__init__.py",
+            "__main__.py",
+            "apps.py",
+            "migrations/0001_initial.py",
+            "migrations/__init__.py",
+            "models.py",
+            "publish.py",
+            "server.py",
+            "static/realtime/realtime.js",
+            "templates/realtime/demo.html",
+            "tests/__init__.py",
+            "tests/conftest.py",
+            "tests/test_broker.py",
+            "tests/test_demo.py",
+            "tests/test_processes.py",
+            "tests/test_server.py",
+            "tokens.py",
+            "urls.py",
+            "views.py",
+        ]
+    },
     "use_github_actions": {".github/workflows/ci.yml"},
     "init_git": set(),
 }
