@@ -23,7 +23,7 @@ def published(monkeypatch):
 
 
 def test_home_page_links_the_demo(client):
-    assert "demo at /realtime/" in client.get("/").text
+    assert '<a href="/realtime/">Real-time demo</a>' in client.get("/").text
 
 
 def test_demo_page_shows_history_and_loads_the_client(client, user):
