@@ -247,7 +247,7 @@ def run(kind, clients, args, python, project, redis_url):
                 role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
             processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL))
         for process in processes:
-            assert process.stdout.readline().strip() == "ready"
+            assert process.stdout.readline().strip() == "ready", "a client process died"
         time.sleep(1)
         rss_after = rss_mb(server.pid)
         cpu_before = cpu_seconds(server.pid)
@@ -268,6 +268,7 @@ def run(kind, clients, args, python, project, redis_url):
             "clients": clients,
             "deliveries": received,
             "lost": args.messages * clients - received,
+            "failed_connections": sum(result.get("failed", 0) for result in results),
             "deliveries_per_s": received / (last - published["started"]),
             "p50_ms": 1000 * quantiles[49],
             "p99_ms": 1000 * quantiles[98],
