@@ -1,16 +1,21 @@
-// Bench client: open COUNT sockets, print "ready", receive MESSAGES events on each,
-// print {"latencies": [seconds...], "first", "last"}. Node's built-in WebSocket, so the
-// clients cost less CPU than the servers they measure (the Python clients did not).
+// Bench client: open COUNT sockets, print "ready", receive MESSAGES events on each, then
+// print {"latencies": [seconds...], "first", "last", "failed"}. Node's built-in WebSocket,
+// so the clients cost less CPU than the servers they measure (Python clients did not).
 // node --experimental-websocket fanout_client.mjs URL COUNT MESSAGES [PROTOCOL TOKEN]
-const [url, count, messages, ...protocols] = process.argv.slice(2);
+const [url, countText, messagesText, ...protocols] = process.argv.slice(2);
+const count = Number(countText);
+const messages = Number(messagesText);
 const latencies = [];
 let first = null;
 let last = null;
+let open = 0;
+let failed = 0;  // sockets that never opened: their events count as lost
 let done = 0;
+let announced = false;
 let quiet = null;
 
 function finish() {
-  process.stdout.write(JSON.stringify({ latencies, first, last }) + "\n", () => process.exit(0));
+  process.stdout.write(JSON.stringify({ latencies, first, last, failed }) + "\n", () => process.exit(0));
 }
 
 function arm() {
@@ -18,27 +23,38 @@ function arm() {
   quiet = setTimeout(finish, 20000);  // nothing for 20 s: the rest is lost
 }
 
-const sockets = [];
-let open = 0;
-for (let i = 0; i < Number(count); i++) {
+function announce() {
+  if (!announced) {
+    announced = true;
+    console.log("ready");
+    arm();
+  }
+}
+
+function settled() {
+  if (open + failed === count) announce();
+}
+
+setTimeout(announce, 60000);  // stragglers still connecting after 60 s count as failed
+
+for (let i = 0; i < count; i++) {
   const socket = new WebSocket(url, protocols.length ? protocols : undefined);
+  let counted = false;  // open or failed, once
   let got = 0;
-  let ready = protocols.length === 0;  // the add-on answers {"type": "subscribed"} first
-  socket.onopen = () => { if (ready && ++open === Number(count)) console.log("ready"); };
+  const opened = () => { if (!counted) { counted = true; open++; settled(); } };
+  const lost = () => { if (!counted) { counted = true; failed++; settled(); } };
+  socket.onopen = () => { if (!protocols.length) opened(); };  // the add-on says "subscribed" first
+  socket.onerror = lost;
+  socket.onclose = lost;
   socket.onmessage = (event) => {
     const now = Date.now() / 1000;
     const message = JSON.parse(event.data);
-    if (message.type === "subscribed") {
-      ready = true;
-      if (++open === Number(count)) console.log("ready");
-      return;
-    }
+    if (message.type === "subscribed") return opened();
     const data = message.data ?? message;
     latencies.push(now - data.sent);
     first = first === null ? now : Math.min(first, now);
     last = last === null ? now : Math.max(last, now);
     arm();
-    if (++got === Number(messages) && ++done === Number(count)) finish();
+    if (++got === messages && ++done === open) finish();
   };
-  sockets.push(socket);
 }

@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 WORK = HERE / "work"  # git-ignored
 PYTHON = sys.executable  # the bench venv's python, once main() knows it
+SEND_BUFFER = None  # REALTIME_SEND_BUFFER_BYTES for the Tornado server; None: the project's default
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-0123"
 
 CHANNELS_APP = '''
@@ -213,6 +214,8 @@ def start_server(kind, python, project, redis_url, port):
     environment = {"PATH": os.environ["PATH"], "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY}
     if kind == "tornado":
         environment |= {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+        if SEND_BUFFER:
+            environment["REALTIME_SEND_BUFFER_BYTES"] = str(SEND_BUFFER)
         command = [python, "-m", "my_project.realtime", "--port", str(port)]
         cwd = project
     else:
@@ -244,7 +247,7 @@ def run(kind, clients, args, python, project, redis_url):
                 role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
             processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL))
         for process in processes:
-            assert process.stdout.readline().strip() == "ready"
+            assert process.stdout.readline().strip() == "ready", "a client process died"
         time.sleep(1)
         rss_after = rss_mb(server.pid)
         cpu_before = cpu_seconds(server.pid)
@@ -265,6 +268,7 @@ def run(kind, clients, args, python, project, redis_url):
             "clients": clients,
             "deliveries": received,
             "lost": args.messages * clients - received,
+            "failed_connections": sum(result.get("failed", 0) for result in results),
             "deliveries_per_s": received / (last - published["started"]),
             "p50_ms": 1000 * quantiles[49],
             "p99_ms": 1000 * quantiles[98],
@@ -291,6 +295,7 @@ def main():
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--rate", type=float, default=200, help="events per second from the publisher")
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--send-buffer", type=int, help="REALTIME_SEND_BUFFER_BYTES for the Tornado server")
     parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")
     for internal in ("--project", "--url", "--redis", "--count"):  # for the client and publisher roles
         parser.add_argument(internal, help=argparse.SUPPRESS)
@@ -301,8 +306,9 @@ def main():
 
     WORK.mkdir(exist_ok=True)
     project = bake()
-    global PYTHON
+    global PYTHON, SEND_BUFFER
     python = PYTHON = str(Path(args.venv) / "bin" / "python")
+    SEND_BUFFER = args.send_buffer
     redis_port = free_port()
     redis = subprocess.Popen(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -317,7 +323,7 @@ def main():
     header = "| stack | clients | deliveries/s | p50 ms | p99 ms | lost | CPU s/100k deliveries | RSS MB/1000 conn | peak RSS MB |"
     print(
         f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} {args.client} client processes, "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs, REALTIME_SEND_BUFFER_BYTES={args.send_buffer or 'default'}"
     )
     print(header)
     print("|---" * 9 + "|")

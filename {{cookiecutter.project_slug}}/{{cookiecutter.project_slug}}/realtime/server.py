@@ -412,7 +412,7 @@ class RedisBroker:
         await self.redis.publish(REDIS_PREFIX + channel, event)
 
     async def listen_forever(self):
-        delay, reconnecting = BACKOFF_MIN, False
+        delay, reconnecting, handled = BACKOFF_MIN, False, 0
         while True:
             self.pubsub = self.redis.pubsub()
             try:
@@ -429,6 +429,12 @@ class RedisBroker:
                     message = await self.pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self.handle(message)
+                        handled += 1
+                        if handled % 16 == 0:
+                            # In a burst get_message() returns without yielding: let the loop run the
+                            # writes' callbacks now and then, or a 200-event burst to 5000 sockets piles
+                            # up a million of them (bench: 583 MB peak RSS without this, 191 MB with).
+                            await asyncio.sleep(0)
                     if reconnecting and not self.waiting_for:
                         logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.confirmed))
                         self.resync()  # tell browsers to fetch what they missed meanwhile
@@ -448,8 +454,12 @@ class RedisBroker:
 
     def handle(self, message):
         channel = message["channel"].decode().removeprefix(REDIS_PREFIX)
-        if message["type"] == "message" and len(message["data"]) <= self.max_message_bytes:
-            self.deliver(channel, message["data"])
+        if message["type"] == "message":
+            event = message["data"]
+            if len(event) > self.max_message_bytes:
+                logger.warning("Real-time: dropped a %d-byte event on %r (over the limit)", len(event), channel)
+            else:
+                self.deliver(channel, event)
         elif message["type"] == "subscribe":
             if (future := self.confirmed.get(channel)) and not future.done():
                 future.set_result(None)
