@@ -35,6 +35,15 @@ def test_postgres_urls_select_the_postgresql_engine(manage):
     assert result.stdout.split()[-1] == "django.db.backends.postgresql"
 
 
+def test_redis_url_makes_redis_the_cache_and_tls_certificates_are_checked_unless_told(manage):
+    show = "from django.conf import settings as s; print(s.CACHES['default'])"
+    plain = manage("shell", "--no-imports", "-c", show, **PRODUCTION_ENV, REDIS_URL="redis://cache.example:6379/0")
+    assert "RedisCache', 'LOCATION': 'redis://cache.example:6379/0', 'OPTIONS': {}}" in plain.stdout
+    tls = {"REDIS_URL": "rediss://cache.example:6380", "REDIS_SSL_CERT_REQS": "none"}
+    heroku = manage("shell", "--no-imports", "-c", show, **PRODUCTION_ENV, **tls)
+    assert "'OPTIONS': {'ssl_cert_reqs': 'none'}}" in heroku.stdout
+
+
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
@@ -44,6 +53,7 @@ def test_postgres_urls_select_the_postgresql_engine(manage):
         ({"SECURE_SSL_REDIRECT": "maybe-s3cret"}, "SECURE_SSL_REDIRECT must be one of true/false"),
         ({"CONN_MAX_AGE": "a-minute"}, "CONN_MAX_AGE must be a whole number"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
+        ({"REDIS_URL": "rediss://h:6379", "REDIS_SSL_CERT_REQS": "off"}, "REDIS_SSL_CERT_REQS must be one of required"),
         ({"DATABASE_URL": "postgress://user:s3cret@db.example/app"}, "DATABASE_URL is not a supported database URL"),
         ({"DATABASE_URL": "mysql://user:s3cret@db.example/app"}, "DATABASE_URL is not a supported database URL"),
         ({"DATABASE_URL": "postgres://user:s3cret@db.example:port/app"}, "DATABASE_URL is not a supported"),

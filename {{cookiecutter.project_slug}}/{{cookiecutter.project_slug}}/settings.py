@@ -97,40 +97,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache: Redis when REDIS_URL is set (redis:// or rediss:// for TLS), else per-process memory
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
-{% if cookiecutter.use_realtime %}
-
-# Real-time: a Tornado process holds the WebSockets; with REDIS_URL, Redis pub/sub joins any number of them
-# Architecture, every variable and deploy recipes: realtime/README.md; the server: realtime/server.py
-# https://www.tornadoweb.org/en/stable/websocket.html
-REALTIME_PORT = env.int("REALTIME_PORT", default=8001)
-# The URL browsers connect to, e.g. wss://rt.example.com/ws; default: this host on REALTIME_PORT.
-REALTIME_URL = env.str("REALTIME_URL", default="")
-# Pages allowed to open sockets: host patterns as in ALLOWED_HOSTS, or origins such as https://example.com.
-REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)
-# Without Redis, Django POSTs events to the one Tornado process, signed with this key.
-REALTIME_PUBLISH_KEY = env.str("REALTIME_PUBLISH_KEY", default="")
-REALTIME_PUBLISH_URL = env.str("REALTIME_PUBLISH_URL", default=f"http://127.0.0.1:{REALTIME_PORT}/publish")
-REALTIME_PUBLISH_TIMEOUT = env.int("REALTIME_PUBLISH_TIMEOUT", default=2)  # seconds a request may lose to a broker
-REALTIME_TOKEN_MAX_AGE = env.int("REALTIME_TOKEN_MAX_AGE", default=60)  # seconds a socket token stays valid
-REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=64 * 1024)
-REALTIME_RATE_LIMIT = env.int("REALTIME_RATE_LIMIT", default=20)  # messages/s from one browser
-REALTIME_MAX_CONNECTIONS = env.int("REALTIME_MAX_CONNECTIONS", default=10_000)  # per Tornado process
-# Pings keep idle sockets under Heroku's 55 s cut-off and find dead peers (closed after interval + timeout).
-REALTIME_PING_INTERVAL = env.int("REALTIME_PING_INTERVAL", default=20)
-REALTIME_PING_TIMEOUT = env.int("REALTIME_PING_TIMEOUT", default=20)
-REALTIME_SEND_BUFFER_BYTES = env.int("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024)  # then a slow socket is closed
 # Heroku Redis serves rediss:// with a self-signed certificate: REDIS_SSL_CERT_REQS=none accepts it.
-REALTIME_REDIS_OPTIONS = (
+REDIS_OPTIONS = (
     {"ssl_cert_reqs": env.choice("REDIS_SSL_CERT_REQS", ["required", "none"], default="required")}
     if REDIS_URL.startswith("rediss://")
     else {}
 )
-{% endif %}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": REDIS_OPTIONS,
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 # Passwords
 # https://docs.djangoproject.com/en/5.2/ref/settings/#auth-password-validators
@@ -229,4 +210,27 @@ SPECTACULAR_SETTINGS = {
         "{{ cookiecutter.project_slug }}.api.schema.document_errors",  # the JSON errors every endpoint can answer
     ],
 }
+{% endif %}
+{% if cookiecutter.use_realtime %}
+
+# Real-time: a Tornado process holds the WebSockets; with REDIS_URL, Redis pub/sub joins any number of them
+# Architecture, every variable and deploy recipes: realtime/README.md; the server: realtime/server.py
+# https://www.tornadoweb.org/en/stable/websocket.html
+REALTIME_PORT = env.int("REALTIME_PORT", default=8001)
+# The URL browsers connect to, e.g. wss://rt.example.com/ws; default: this host on REALTIME_PORT.
+REALTIME_URL = env.str("REALTIME_URL", default="")
+# Pages allowed to open sockets: host patterns as in ALLOWED_HOSTS, or origins such as https://example.com.
+REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)
+# Without Redis, Django POSTs events to the one Tornado process, signed with this key.
+REALTIME_PUBLISH_KEY = env.str("REALTIME_PUBLISH_KEY", default="")
+REALTIME_PUBLISH_URL = env.str("REALTIME_PUBLISH_URL", default=f"http://127.0.0.1:{REALTIME_PORT}/publish")
+REALTIME_PUBLISH_TIMEOUT = env.int("REALTIME_PUBLISH_TIMEOUT", default=2)  # seconds a request may lose to a broker
+REALTIME_TOKEN_MAX_AGE = env.int("REALTIME_TOKEN_MAX_AGE", default=60)  # seconds a socket token stays valid
+REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=64 * 1024)
+REALTIME_RATE_LIMIT = env.int("REALTIME_RATE_LIMIT", default=20)  # messages/s from one browser
+REALTIME_MAX_CONNECTIONS = env.int("REALTIME_MAX_CONNECTIONS", default=10_000)  # per Tornado process
+# Pings keep idle sockets under Heroku's 55 s cut-off and find dead peers (closed after interval + timeout).
+REALTIME_PING_INTERVAL = env.int("REALTIME_PING_INTERVAL", default=20)
+REALTIME_PING_TIMEOUT = env.int("REALTIME_PING_TIMEOUT", default=20)
+REALTIME_SEND_BUFFER_BYTES = env.int("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024)  # then a slow socket is closed
 {% endif %}

@@ -81,7 +81,7 @@ def redis_client():
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),  # we retry once ourselves, within the time budget
-            **settings.REALTIME_REDIS_OPTIONS,
+            **settings.REDIS_OPTIONS,
         )
     return _redis_client
 

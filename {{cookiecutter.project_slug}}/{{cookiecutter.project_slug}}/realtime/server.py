@@ -85,7 +85,7 @@ class Config:
             secret_key=settings.SECRET_KEY,
             publish_key=settings.REALTIME_PUBLISH_KEY,
             redis_url=settings.REDIS_URL,
-            redis_options=settings.REALTIME_REDIS_OPTIONS,
+            redis_options=settings.REDIS_OPTIONS,
             allowed_origins=settings.REALTIME_ALLOWED_ORIGINS,
             token_max_age=settings.REALTIME_TOKEN_MAX_AGE,
             max_message_bytes=settings.REALTIME_MAX_MESSAGE_BYTES,

@@ -46,7 +46,7 @@ async def test_tls_redis_with_a_self_signed_certificate_needs_cert_reqs_none(
     with realtime_process(tmp_path, **variables) as server:
         await until(lambda: health(server.port)[1]["broker"] == broker)
         if broker == "connected":
-            settings.REDIS_URL, settings.REALTIME_REDIS_OPTIONS = tls_redis_server.url, {"ssl_cert_reqs": "none"}
+            settings.REDIS_URL, settings.REDIS_OPTIONS = tls_redis_server.url, {"ssl_cert_reqs": "none"}
             publisher._redis_client = None
             client = await open_socket(server.port)
             await asyncio.to_thread(publish, "demo", "over TLS")
