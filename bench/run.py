@@ -22,6 +22,7 @@ import hashlib
 import http.client
 import json
 import os
+import pickle
 import platform
 import re
 import shutil
@@ -355,6 +356,7 @@ def start(contender):
 def stop(contender):
     contender.process.send_signal(signal.SIGTERM)
     contender.process.wait(timeout=30)
+    contender.process = None  # so the results can be pickled for --report-only
 
 
 def worker_rss_kib(contender):
@@ -409,10 +411,23 @@ def hyperfine(label, commands, plan, prepare=None, env=None):
     return {"samples": samples, "rounds": round_medians, "command": shown.format(runs=plan.runs)}
 
 
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # wrk's time units, to ms
 
 
-def wrk(contender, endpoint, connections, seconds):
+def wrk(contender, endpoint, connections, seconds, retries=1):
+    """One wrk run; an output we cannot read is kept under bench/work/ and the run tried again once."""
+    try:
+        return wrk_once(contender, endpoint, connections, seconds)
+    except ValueError as error:
+        failed = WORK / f"wrk-unreadable-{time.time_ns()}.txt"
+        failed.write_text(str(error))
+        if not retries:
+            raise SystemExit(f"unreadable wrk output, see {failed}") from None
+        log(f"unreadable wrk output kept in {failed}; trying again")
+        return wrk(contender, endpoint, connections, seconds, retries - 1)
+
+
+def wrk_once(contender, endpoint, connections, seconds):
     headers = endpoint_headers(endpoint, contender)
     url = f"http://127.0.0.1:{contender.port}{endpoint_path(endpoint, contender)}"
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
@@ -424,8 +439,10 @@ def wrk(contender, endpoint, connections, seconds):
         raise SystemExit(f"{contender.name} {url}: errors under load\n{output}")
 
     def latency(percent):
-        number, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", output, re.M).groups()
-        return float(number) * UNITS[unit]
+        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M)
+        if not found:
+            raise ValueError(f"no {percent}% latency in the output of {command} {url}:\n{output}")
+        return float(found.group(1)) * UNITS[found.group(2)]
 
     shown = " ".join(f"'{part}'" if " " in part else part for part in [*command, url])
     return {
@@ -811,8 +828,15 @@ def plots(data, plan):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run (fewer rounds, 1 s wrk cells)")
+    parser.add_argument("--report-only", action="store_true", help="redo RESULTS.md and the plots from the last run")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    saved = WORK / "last-run.pickle"  # the raw measurements, so a report bug does not cost a rerun
+    if args.report_only:
+        data, plan, args.quick = pickle.loads(saved.read_bytes())
+        plots(data, plan)
+        (BENCH / "RESULTS.md").write_text(report(data, plan, args.quick))
+        return
     check_tools()
     WORK.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -843,6 +867,7 @@ def main():
     log("throughput and latency")
     data["http"] = measure_http(contenders, plan)
     data["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    saved.write_bytes(pickle.dumps((data, plan, args.quick)))
 
     plots(data, plan)
     (BENCH / "RESULTS.md").write_text(report(data, plan, args.quick))
