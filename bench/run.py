@@ -20,11 +20,13 @@ import ast
 import datetime
 import hashlib
 import http.client
+import importlib.metadata
 import json
 import os
 import pickle
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -65,15 +67,16 @@ ENDPOINTS = [
 
 @dataclass
 class Plan:
-    rounds: int  # alternating rounds for every comparison
+    rounds: int  # alternating rounds for memory and HTTP
+    startup_rounds: int  # alternating rounds for the hyperfine timings (bake, check, import)
     runs: int  # hyperfine runs per contender per round
     seconds: int  # wrk duration of one cell
     concurrency: list
     rss_requests: int  # requests before the second RSS reading
 
 
-FULL = Plan(rounds=5, runs=3, seconds=4, concurrency=[1, 10, 50], rss_requests=10_000)
-QUICK = Plan(rounds=2, runs=2, seconds=1, concurrency=[1, 10], rss_requests=2_000)
+FULL = Plan(rounds=5, startup_rounds=10, runs=2, seconds=4, concurrency=[1, 10, 50], rss_requests=10_000)
+QUICK = Plan(rounds=2, startup_rounds=2, runs=2, seconds=1, concurrency=[1, 10], rss_requests=2_000)
 
 
 @dataclass
@@ -390,25 +393,24 @@ def serves(endpoint, contender):
 
 
 def hyperfine(label, commands, plan, prepare=None, env=None):
-    """Times of each command: `plan.rounds` hyperfine calls, command order reversed every other round."""
+    """Times of each command ({name: (argv, cwd)}): one hyperfine call per contender per round, the
+    order reversed every other round, so a burst of load from a neighbour hits every contender alike."""
     names = list(commands)
     samples = {name: [] for name in names}
     round_medians = {name: [] for name in names}
-    for number in range(plan.rounds):
-        order = names if number % 2 == 0 else names[::-1]
-        export = WORK / f"hyperfine-{label}-{number}.json"
-        command = ["hyperfine", "--style", "none", "--warmup", "1", "--runs", str(plan.runs)]
-        command += ["--export-json", str(export)]
-        for name in order:
-            command += ["--prepare", prepare[name]] if prepare else []
-        for name in order:
-            command += ["-n", name, commands[name]]
-        subprocess.run(command, env=env or clean_env(), check=True, stdout=subprocess.DEVNULL)
-        for result in json.loads(export.read_text())["results"]:
-            samples[result["command"]] += result["times"]
-            round_medians[result["command"]].append(median(result["times"]))
-    shown = "hyperfine --warmup 1 --runs {runs} " + " ".join(f"'{c}'" for c in commands.values())
-    return {"samples": samples, "rounds": round_medians, "command": shown.format(runs=plan.runs)}
+    base = ["hyperfine", "-N", "--style", "none", "--warmup", "1", "--runs", str(plan.runs)]
+    for number in range(plan.startup_rounds):
+        for name in names if number % 2 == 0 else names[::-1]:
+            argv, cwd = commands[name]
+            export = WORK / f"hyperfine-{label}.json"
+            extra = ["--prepare", shlex.join(prepare[name])] if prepare else []
+            command = [*base, *extra, "--export-json", str(export), shlex.join(argv)]
+            subprocess.run(command, cwd=cwd, env=env or clean_env(), check=True, stdout=subprocess.DEVNULL)
+            times = json.loads(export.read_text())["results"][0]["times"]
+            samples[name] += times
+            round_medians[name].append(median(times))
+    shown = {name: f'cd {cwd} && {shlex.join(base)} "{shlex.join(argv)}"' for name, (argv, cwd) in commands.items()}
+    return {"samples": samples, "rounds": round_medians, "commands": shown}
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # wrk's time units, to ms
@@ -458,15 +460,15 @@ def measure_bake(bakes, plan):
     commands, prepare = {}, {}
     for answers in bakes:
         out = WORK / "bake-timing" / bake_id(answers)
-        commands[bake_id(answers)] = " ".join(bake_command(answers, out))
-        prepare[bake_id(answers)] = f"rm -rf {out}"
+        commands[bake_id(answers)] = (bake_command(answers, out), WORK)
+        prepare[bake_id(answers)] = ["rm", "-rf", str(out)]
     return hyperfine("bake", commands, plan, prepare=prepare)
 
 
 def measure_startup(contenders, plan):
     env = clean_env(**PRODUCTION_ENV)
-    check = {c.name: f"cd {c.cwd} && {c.bin}/python manage.py check" for c in contenders}
-    imports = {c.name: f'cd {c.cwd} && {c.bin}/python -c "import {c.module}"' for c in contenders}
+    check = {c.name: ([f"{c.bin}/python", "manage.py", "check"], c.cwd) for c in contenders}
+    imports = {c.name: ([f"{c.bin}/python", "-c", f"import {c.module}"], c.cwd) for c in contenders}
     return {"check": hyperfine("check", check, plan, env=env), "import": hyperfine("import", imports, plan, env=env)}
 
 
@@ -596,8 +598,9 @@ def report(data, plan, quick):
     lines += [
         f"Written by `bench/run.py{' --quick' if quick else ''}` on {data['facts']['date']}"
         + (" (QUICK smoke run: too short to quote)" if quick else "")
-        + f". {plan.rounds} alternating rounds; wrk cells of {plan.seconds} s; hyperfine "
-        f"{plan.runs} runs per contender per round (+1 warm-up). Ratios are ratios of medians; "
+        + f". {plan.rounds} alternating rounds for memory and HTTP, wrk cells of {plan.seconds} s; "
+        f"{plan.startup_rounds} alternating rounds of hyperfine timings, {plan.runs} runs per contender per "
+        "round (+1 warm-up). Ratios are ratios of medians; "
         "[brackets] give the min-max of the per-round ratios (or of the samples).",
         "",
         "Rerun: `.venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt && "
@@ -612,6 +615,8 @@ def report(data, plan, quick):
     lines += [f"| {tool} | {version} |" for tool, version in facts["tools"].items()]
     lines += [f"| load average at start / end | {facts['load']} / {data['load_end']} |"]
     lines += [f"| packages ({name}) | {versions} |" for name, versions in facts["versions"].items()]
+    runner = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in ("cookiecutter", "matplotlib"))
+    lines += [f"| packages (runner, `.venv`) | {runner} |"]
     lines += [""]
 
     # Targets
@@ -657,12 +662,16 @@ def report(data, plan, quick):
 
     # Bake
     bake = data["bake"]
-    lines += ["## 1. Bake time (`cookiecutter --no-input`)", "", f"Command: `{bake['command']}`", ""]
-    lines += ["| bake | median ms | min-max ms | ratio to core [per-round] |", "| --- | --- | --- | --- |"]
+    lines += ["## 1. Bake time (`cookiecutter --no-input`)", ""]
+    lines += [
+        "| bake | median ms | min-max ms | ratio to core [per-round] | command |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, samples in bake["samples"].items():
         low, high = spread(samples)
         r = ratio(bake["rounds"][name], bake["rounds"]["core"], samples, bake["samples"]["core"])
-        lines.append(f"| {name} | {median(samples) * 1e3:.0f} | {low * 1e3:.0f}-{high * 1e3:.0f} | {fmt_range(*r)} |")
+        lines.append(f"| {name} | {median(samples) * 1e3:.0f} | {low * 1e3:.0f}-{high * 1e3:.0f} | {fmt_range(*r)} "
+                     f"| `{bake['commands'][name]}` |")  # fmt: skip
     lines += [""]
 
     # Footprint
@@ -689,15 +698,15 @@ def report(data, plan, quick):
     # Start-up
     lines += ["## 3. Start-up and memory", ""]
     lines += ["Production environment (`DEBUG=false`, `SECRET_KEY`, `ALLOWED_HOSTS`); each run is a new process.", ""]
-    lines += ["| measure | contender | median ms | min-max ms | ratio to bare [per-round] |"]
-    lines += ["| --- | --- | --- | --- | --- |"]
+    lines += ["| measure | contender | median ms | min-max ms | ratio to bare [per-round] | command |"]
+    lines += ["| --- | --- | --- | --- | --- | --- |"]
     for measure, result in startup.items():
         for name, samples in result["samples"].items():
             low, high = spread(samples)
             r = ratio(result["rounds"][name], result["rounds"][bare.name], samples, result["samples"][bare.name])
             lines.append(f"| {measure} | {name} | {median(samples) * 1e3:.0f} | {low * 1e3:.0f}-{high * 1e3:.0f} "
-                         f"| {fmt_range(*r)} |")  # fmt: skip
-    lines += ["", *(f"- {m}: `{r['command']}`" for m, r in startup.items()), ""]
+                         f"| {fmt_range(*r)} | `{result['commands'][name]}` |")  # fmt: skip
+    lines += [""]
     lines += [f"Worker RSS (`VmRSS` from `/proc/<worker>/status`), one fresh server per contender per round: "
               f"after boot and one `/healthz` request, then after >= {plan.rss_requests} `/healthz` requests "
               f"(`wrk -c10`). Server: `{' '.join(server_command(core)).replace(str(core.port), '$PORT')}` "
