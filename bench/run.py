@@ -722,8 +722,10 @@ def report(data, plan, quick):
     # Throughput
     lines += ["## 4. Throughput and latency (gunicorn gthread, 1 worker x 4 threads, 127.0.0.1)", ""]
     lines += ["Servers (same `gunicorn.conf.py`, `WEB_CONCURRENCY=1`, bound to 127.0.0.1):", ""]
-    lines += [f"- {c.name}: `cd {c.cwd.relative_to(TEMPLATE)} && {' '.join(server_command(c))}`".replace(
-        str(c.port), "$PORT").replace(str(c.bin), "<venv>/bin") for c in data["contenders"]]  # fmt: skip
+    for c in data["contenders"]:
+        env = " ".join(f"{k}={v}" for k, v in {**c.env, "WEB_CONCURRENCY": 1, "PORT": "$PORT"}.items())
+        shown = f"cd {c.cwd} && {env} {' '.join(server_command(c))}"
+        lines.append(f"- {c.name}: `{shown.replace(str(c.port), '$PORT')}`")
     lines += ["", "Each cell: the median over rounds of req/s, p50 and p99 (ms); the ratio is to the first "
               "contender that is not the generated project (bare for `/healthz`, raw for static).", ""]  # fmt: skip
     for endpoint in ENDPOINTS:
