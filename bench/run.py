@@ -2,8 +2,8 @@
 Benchmarks of the generated project: bake time, footprint, start-up, memory, throughput, latency.
 
     .venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt
-    .venv/bin/python bench/run.py            # full run (~15 min): bench/RESULTS.md and bench/*.png
-    .venv/bin/python bench/run.py --quick    # smoke run (~3 min): same outputs, too short to publish
+    .venv/bin/python bench/run.py            # full run (~10 min): bench/RESULTS.md and bench/*.png
+    .venv/bin/python bench/run.py --quick    # smoke run (~2 min): the same, in bench/work/quick/
 
 Contenders: the generated project (core, and the add-on bakes listed in ADDON_BAKES), a bare
 `django-admin startproject` with the same /healthz view and DEBUG=False, and a raw WSGI app
@@ -756,7 +756,7 @@ def report(data, plan, quick):
     return "\n".join(lines)
 
 
-def plots(data, plan):
+def plots(data, plan, out):
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -789,7 +789,7 @@ def plots(data, plan):
     axes[0].legend(fontsize=8)
     figure.suptitle("Throughput: gunicorn gthread, 1 worker x 4 threads, 2 shared cores")
     figure.tight_layout()
-    figure.savefig(BENCH / "throughput.png", dpi=110)
+    figure.savefig(out / "throughput.png", dpi=110)
     plt.close(figure)
 
     # Latency of /healthz against concurrency: p50 and p99.
@@ -809,7 +809,7 @@ def plots(data, plan):
     axes[0].set_ylabel("ms (median over rounds)")
     axes[0].legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(BENCH / "latency.png", dpi=110)
+    figure.savefig(out / "latency.png", dpi=110)
     plt.close(figure)
 
     # Start-up and memory: medians with min-max whiskers.
@@ -829,7 +829,7 @@ def plots(data, plan):
         axis.tick_params(axis="x", labelsize=8)
         axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(BENCH / "startup.png", dpi=110)
+    figure.savefig(out / "startup.png", dpi=110)
     plt.close(figure)
 
 
@@ -845,8 +845,7 @@ def main():
     saved = WORK / "last-run.pickle"  # the raw measurements, so a report bug does not cost a rerun
     if args.report_only:
         data, plan, args.quick = pickle.loads(saved.read_bytes())
-        plots(data, plan)
-        (BENCH / "RESULTS.md").write_text(report(data, plan, args.quick))
+        write(data, plan, args.quick)
         return
     check_tools()
     WORK.mkdir(exist_ok=True)
@@ -880,9 +879,18 @@ def main():
     data["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     saved.write_bytes(pickle.dumps((data, plan, args.quick)))
 
-    plots(data, plan)
-    (BENCH / "RESULTS.md").write_text(report(data, plan, args.quick))
-    log(f"wrote {BENCH / 'RESULTS.md'} and the PNGs in {time.monotonic() - started:.0f} s")
+    out = write(data, plan, args.quick)
+    log(f"wrote {out / 'RESULTS.md'} and the PNGs in {time.monotonic() - started:.0f} s")
+
+
+def write(data, plan, quick):
+    """RESULTS.md and the plots: in bench/ for a full run, in bench/work/quick/ for a smoke run,
+    so a smoke run never replaces the published results."""
+    out = WORK / "quick" if quick else BENCH
+    out.mkdir(parents=True, exist_ok=True)
+    plots(data, plan, out)
+    (out / "RESULTS.md").write_text(report(data, plan, quick))
+    return out
 
 
 if __name__ == "__main__":
