@@ -839,10 +839,13 @@ def plots(data, plan, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run (fewer rounds, 1 s wrk cells)")
-    parser.add_argument("--report-only", action="store_true", help="redo RESULTS.md and the plots from the last run")
+    parser.add_argument(
+        "--report-only", action="store_true", help="redo RESULTS.md and the plots from the last (full, or --quick) run"
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
-    saved = WORK / "last-run.pickle"  # the raw measurements, so a report bug does not cost a rerun
+    # The raw measurements, so a report bug does not cost a rerun (--report-only, with --quick for a smoke run's).
+    saved = WORK / ("last-quick-run.pickle" if args.quick else "last-run.pickle")
     if args.report_only:
         data, plan, args.quick = pickle.loads(saved.read_bytes())
         write(data, plan, args.quick)
