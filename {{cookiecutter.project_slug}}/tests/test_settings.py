@@ -53,7 +53,7 @@ def test_redis_url_makes_redis_the_cache_and_tls_certificates_are_checked_unless
         ({"SECURE_SSL_REDIRECT": "maybe-s3cret"}, "SECURE_SSL_REDIRECT must be one of true/false"),
         ({"CONN_MAX_AGE": "a-minute"}, "CONN_MAX_AGE must be a whole number"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
-        ({"REDIS_URL": "rediss://h:6379", "REDIS_SSL_CERT_REQS": "off"}, "REDIS_SSL_CERT_REQS must be one of required"),
+        ({"REDIS_URL": "rediss://h", "REDIS_SSL_CERT_REQS": "off"}, "REDIS_SSL_CERT_REQS must be one of required"),
         ({"DATABASE_URL": "postgress://user:s3cret@db.example/app"}, "DATABASE_URL is not a supported database URL"),
         ({"DATABASE_URL": "mysql://user:s3cret@db.example/app"}, "DATABASE_URL is not a supported database URL"),
         ({"DATABASE_URL": "postgres://user:s3cret@db.example:port/app"}, "DATABASE_URL is not a supported"),
