@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,15 +101,18 @@ def project_venv(project, python=sys.executable):
     return venv / "bin"
 
 
-def service_url(name):
-    """The URL in env var `name`; skip (or fail under REQUIRE_SERVICES=1) when it is not set."""
-    url = os.environ.get(name)
-    if not url:
-        reason = f"{name} is not set: this test needs the service (e.g. {name}={EXAMPLE_URLS[name]})"
+def require(available, what):
+    """Skip loudly when `what` is missing, or fail when the run promised everything (REQUIRE_SERVICES=1)."""
+    if not available:
         if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(f"SKIPPED LOUDLY: {reason}")
-    return url
+            pytest.fail(f"REQUIRE_SERVICES=1 but {what}")
+        pytest.skip(f"SKIPPED LOUDLY: {what}")
+
+
+def service_url(name):
+    """The URL in env var `name`, which this test needs."""
+    require(os.environ.get(name), f"{name} is not set: this test needs the service (e.g. {name}={EXAMPLE_URLS[name]})")
+    return os.environ[name]
 
 
 EXAMPLE_URLS = {
@@ -133,19 +137,19 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def wait_for_http(url, process, timeout=30, headers=None):
-    """Poll url until it answers (any HTTP status); fail early if the server process died."""
+def wait_for_http(url, process, log, timeout=30):
+    """Poll url until it answers (any HTTP status); fail early, with the log, if the server died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}: {process.stdout.read()}")
+            raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            return urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2)
+            return urllib.request.urlopen(url, timeout=2)
         except urllib.error.HTTPError as error:
             return error
         except OSError:
             time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
+    raise AssertionError(f"{url} did not answer within {timeout} s:\n{log.read_text()}")
 
 
 def run(command, cwd, bin_dir=None, env=None, check=True, timeout=600):
@@ -162,3 +166,35 @@ def procfile(project):
     """The Procfile as {process type: command}."""
     lines = (project / "Procfile").read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+class ProcfileProcess:
+    """One Procfile line run as the platform runs it (bash -c, PORT set), answering /healthz once started."""
+
+    def __init__(self, project, name, bin_dir, env, port=None):
+        self.project, self.name, self.port = project, name, port or free_port()
+        self.env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env, "PORT": str(self.port)}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = project / f"{name}.log"
+        self.start()
+
+    def start(self):
+        with self.log.open("w") as output:
+            self.process = subprocess.Popen(
+                ["bash", "-c", procfile(self.project)[self.name]],
+                cwd=self.project,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # stop() signals the whole process group
+            )
+        wait_for_http(f"{self.url}/healthz", self.process, self.log)
+
+    def stop(self, how=signal.SIGTERM):
+        """Signal the process group and return the exit status."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, how)
+        return self.process.wait(timeout=30)
+
+    def output(self):
+        return self.log.read_text()

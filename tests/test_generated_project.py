@@ -1,7 +1,6 @@
 """Each option combination, run as a user would: its own tests, Django's checks, and a real gunicorn boot."""
 
 import json
-import subprocess
 import urllib.request
 
 import psycopg
@@ -10,14 +9,14 @@ import pytest
 from .conftest import (
     ADDON_COMBINATIONS,
     PRODUCTION_ENV,
+    ProcfileProcess,
     combination_id,
     combination_param,
-    free_port,
+    find_python,
     fresh_database,
     procfile,
     project_venv,
     run,
-    wait_for_http,
 )
 
 HTTPS = {"X-Forwarded-Proto": "https"}
@@ -60,31 +59,20 @@ def test_the_procfile_web_command_serves_the_app_and_hashed_static_files(project
     _, path, bin_dir = project
     # The buildpack's build step: collectstatic with no runtime configuration at all.
     run(["python", "manage.py", "collectstatic", "--noinput"], path, bin_dir)
-    port = free_port()
-    env = {**PRODUCTION_ENV, "PORT": str(port), "WEB_CONCURRENCY": "1"}
-    web = subprocess.Popen(
-        ["bash", "-c", procfile(path)["web"]],
-        cwd=path,
-        env={**env, "PATH": f"{bin_dir}:/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    web = ProcfileProcess(path, "web", bin_dir, {**PRODUCTION_ENV, "WEB_CONCURRENCY": "1"})
     try:
-        health = wait_for_http(f"http://127.0.0.1:{port}/healthz", web)
+        health = urllib.request.urlopen(f"{web.url}/healthz")  # plain HTTP: health checks are exempt
         assert health.status == 200 and json.load(health) == {"status": "ok", "database": "ok"}
-        home = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/", headers=HTTPS))
+        home = urllib.request.urlopen(urllib.request.Request(f"{web.url}/", headers=HTTPS))
         assert home.status == 200 and "It works" in home.read().decode()
         manifest = json.loads((path / "staticfiles" / "staticfiles.json").read_text())["paths"]
-        css_url = f"http://127.0.0.1:{port}/static/{manifest['css/site.css']}"
+        css_url = f"{web.url}/static/{manifest['css/site.css']}"
         css = urllib.request.urlopen(urllib.request.Request(css_url, headers=HTTPS))
         assert css.status == 200
         assert css.headers["Cache-Control"] == "max-age=315360000, public, immutable"
     finally:
-        web.terminate()
-        output = web.communicate(timeout=30)[0]
-    assert web.returncode == 0, output
-    assert '"GET /healthz HTTP/1.1" 200' in output  # gunicorn's access log goes to stdout
+        assert web.stop() == 0, web.output()
+    assert '"GET /healthz HTTP/1.1" 200' in web.output()  # gunicorn's access log goes to stdout
 
 
 def test_the_procfile_release_command_migrates_postgresql(project):
@@ -98,8 +86,6 @@ def test_the_procfile_release_command_migrates_postgresql(project):
 
 @pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
 def test_the_default_project_passes_on_each_supported_python(bake, version):
-    from .conftest import find_python
-
     python = find_python(version)
     if python is None:
         pytest.skip(f"SKIPPED LOUDLY: Python {version} is not installed on this machine")

@@ -8,22 +8,13 @@ Needs /usr/bin/chromium and REDIS_URL; skips loudly without them, fails instead
 when REQUIRE_SERVICES=1.
 """
 
-import contextlib
-import fcntl
-import hashlib
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+from .conftest import ProcfileProcess, free_port, project_venv, require, run, service_url
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -38,99 +29,33 @@ CHROMIUM_FLAGS = [
 PASSWORD = "browser-test-password-1234"
 
 
-def require(available, what):
-    if not available:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not available")
-        pytest.skip(f"SKIPPED: {what} is not available; the real-time browser test did not run")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(url, process, log, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"{url}: process exited\n{log.read_text()}"
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer in {timeout} s\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A baked project with use_realtime=true, and its requirements in a cached venv."""
-    require(Path(CHROMIUM).exists(), CHROMIUM)
-    require(os.environ.get("REDIS_URL"), "Redis (REDIS_URL)")
-    out = tmp_path_factory.mktemp("bake")
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE_DIR), "-o", str(out)]
-    subprocess.run([*command, "use_realtime=true"], check=True, capture_output=True)
-    directory = out / "my_project"
-    requirements = (directory / "requirements-dev.txt").read_bytes()
-    venv = Path("/tmp/ldj-venvs") / hashlib.sha256(requirements).hexdigest()[:16]
-    venv.parent.mkdir(exist_ok=True)
-    with open(f"{venv}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # other test runs may be building the same venv
-        if not (venv / "ready").exists():
-            shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            pip = [str(venv / "bin" / "pip"), "install", "-q", "-r", str(directory / "requirements-dev.txt")]
-            subprocess.run(pip, check=True)
-            (venv / "ready").touch()
-    return directory, venv / "bin"
-
-
-@pytest.fixture(scope="module")
-def site(project):
+def site(bake):
     """gunicorn and Tornado started from the Procfile's lines, sharing REDIS_URL and .env."""
-    directory, bin_dir = project
-    web_port, realtime_port = free_port(), free_port()
-    environment = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    require(Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
+    project = bake(use_realtime=True)
+    bin_dir = project_venv(project)
+    realtime_port = free_port()
+    env = {
+        "REDIS_URL": service_url("REDIS_URL"),
         "DEBUG": "true",  # local development, as `honcho start` runs it: plain HTTP
         "REALTIME_PORT": str(realtime_port),
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
-    environment.pop("PROCESS_ROLE", None)
-    manage = [str(bin_dir / "python"), "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=directory, env=environment, check=True)
-    superuser = [*manage, "createsuperuser", "--noinput", "--username", "ada", "--email", "ada@example.com"]
-    subprocess.run(superuser, cwd=directory, env=environment, check=True)
-    lines = dict(line.split(": ", 1) for line in (directory / "Procfile").read_text().splitlines() if ": " in line)
-
-    def start(name, port):
-        log = directory / f"{name}.log"
-        process = subprocess.Popen(
-            lines[name],
-            shell=True,
-            cwd=directory,
-            env={**environment, "PORT": str(port)},
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        health = f"http://127.0.0.1:{port}/healthz"
-        wait_for_http(health, process, log)
-        return process
-
-    def stop(process, how=signal.SIGTERM):
-        if process.poll() is None:
-            os.killpg(process.pid, how)
-            process.wait(10)
-
-    processes = {"web": start("web", web_port), "realtime": start("realtime", realtime_port)}
+    run(["python", "manage.py", "migrate", "-v0"], project, bin_dir, env)
+    superuser = ["python", "manage.py", "createsuperuser", "--noinput", "--username", "ada", "--email", "a@example.com"]
+    run(superuser, project, bin_dir, env)
+    processes = {
+        "web": ProcfileProcess(project, "web", bin_dir, env),
+        "realtime": ProcfileProcess(project, "realtime", bin_dir, env, port=realtime_port),
+    }
 
     class Site:
-        url = f"http://127.0.0.1:{web_port}"
+        url = processes["web"].url
 
         def restart_realtime(self):
-            stop(processes["realtime"], signal.SIGKILL)  # a crash, not a polite shutdown
-            processes["realtime"] = start("realtime", realtime_port)
+            processes["realtime"].stop(signal.SIGKILL)  # a crash, not a polite shutdown
+            processes["realtime"].start()
 
         def publish(self, text):
             """Save a message and publish it from Django code, as a view would."""
@@ -141,11 +66,11 @@ def site(project):
                 f"message = Message.objects.create(author=User.objects.get(username='ada'), text={text!r})\n"
                 "publish('demo', message.as_event())\n"
             )
-            subprocess.run([*manage, "shell", "-c", code], cwd=directory, env=environment, check=True)
+            run(["python", "manage.py", "shell", "-c", code], project, bin_dir, env)
 
     yield Site()
     for process in processes.values():
-        stop(process)
+        process.stop()
 
 
 @pytest.fixture(scope="module")

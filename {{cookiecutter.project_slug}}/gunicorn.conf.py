@@ -25,3 +25,4 @@ graceful_timeout = 20  # finish requests on restart within Heroku's 30 s shutdow
 keepalive = 95  # outlive the router's 90 s idle connections, so it never reuses a closed one
 accesslog = "-"  # stdout
 errorlog = "-"  # stderr
+control_socket_disable = True  # else gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl, shared by every server here

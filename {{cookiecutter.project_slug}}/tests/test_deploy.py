@@ -24,6 +24,7 @@ def test_gunicorn_fits_herokus_router(monkeypatch):
     assert config["timeout"] < 30 and config["graceful_timeout"] < 30  # the router gives up at 30 s
     assert config["keepalive"] > 90  # the router keeps idle connections for 90 s
     assert config["accesslog"] == "-"
+    assert config["control_socket_disable"] is True
 
 
 def test_a_bad_worker_count_stops_gunicorn_with_one_clear_line():
