@@ -38,7 +38,7 @@ PYTHON = sys.executable  # the bench venv's python, once main() knows it
 SEND_BUFFER = None  # REALTIME_SEND_BUFFER_BYTES for the Tornado server; None: the project's default
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-0123"
 
-CHANNELS_APP = '''
+CHANNELS_APP = """
 import django
 from django.conf import settings
 
@@ -68,7 +68,7 @@ class Fanout(AsyncWebsocketConsumer):
 
 
 application = URLRouter([path("ws", Fanout.as_asgi())])
-'''
+"""
 
 
 # ---- roles run inside the venv ------------------------------------------------------------
@@ -317,10 +317,14 @@ def main():
     try:
         wait_for_port(redis_port)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        rows = [run(kind, clients, args, python, project, redis_url) for clients in args.clients for kind in args.stacks]
+        rows = [
+            run(kind, clients, args, python, project, redis_url) for clients in args.clients for kind in args.stacks
+        ]
     finally:
         redis.terminate()
-    header = "| stack | clients | deliveries/s | p50 ms | p99 ms | lost | CPU s/100k deliveries | RSS MB/1000 conn | peak RSS MB |"
+    columns = ["stack", "clients", "deliveries/s", "p50 ms", "p99 ms", "lost"]
+    columns += ["CPU s/100k deliveries", "RSS MB/1000 conn", "peak RSS MB"]
+    header = "| " + " | ".join(columns) + " |"
     print(
         f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} {args.client} client processes, "
         f"{os.cpu_count()} CPUs, REALTIME_SEND_BUFFER_BYTES={args.send_buffer or 'default'}"
@@ -330,7 +334,8 @@ def main():
     for row in rows:
         print(
             f"| {row['stack']} | {row['clients']} | {row['deliveries_per_s']:,.0f} | {row['p50_ms']:.1f} | "
-            f"{row['p99_ms']:.1f} | {row['lost']} | {row['cpu_s_per_100k']:.2f} | {row['rss_mb_per_1000_conn']:.1f} | {row['rss_mb_peak']:.0f} |"
+            f"{row['p99_ms']:.1f} | {row['lost']} | {row['cpu_s_per_100k']:.2f} | "
+            f"{row['rss_mb_per_1000_conn']:.1f} | {row['rss_mb_peak']:.0f} |"
         )
     (WORK / f"results-{int(time.time())}.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
 

@@ -45,8 +45,8 @@ PYTHON = sys.executable  # the generated projects' venvs use the runner's interp
 # --- Contenders and endpoints, as data ------------------------------------------------------
 
 CORE = {"use_rest": False, "use_realtime": False, "use_github_actions": False, "init_git": False}
-# Add-on bakes measured beside the core; enable them once the add-on branches are merged:
-ADDON_BAKES = []  # e.g. [{"use_rest": True}, {"use_realtime": True}, {"use_rest": True, "use_realtime": True}]
+# Add-on bakes measured beside the core, so each add-on's cost shows as a ratio.
+ADDON_BAKES = [{"use_rest": True}, {"use_realtime": True}]
 
 PRODUCTION_ENV = {
     "DEBUG": "false",
