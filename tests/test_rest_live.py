@@ -27,7 +27,8 @@ def server(bake):
     project = bake(project_slug=SLUG, use_rest=True)
     bin_dir = project_venv(project)
     use_postgres = bool(os.environ.get("DATABASE_URL"))
-    database_url = fresh_database("ldj_rest_live") if use_postgres else f"sqlite:///{project / 'db.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # each xdist worker serves its own copy
+    database_url = fresh_database(f"ldj_rest_live_{worker}") if use_postgres else f"sqlite:///{project / 'db.sqlite3'}"
     env = {
         **PRODUCTION_ENV,
         "DATABASE_URL": database_url,
