@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from drf_spectacular.validation import validate_schema
 from rest_framework.settings import api_settings
@@ -28,11 +27,10 @@ NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """Throttles count requests in the cache; each test starts from zero."""
-    cache.clear()
-    yield
-    cache.clear()
+def _fresh_throttles(settings, request):
+    """Throttles count requests in the cache: each test gets an empty one of its own, never a real Redis."""
+    memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    settings.CACHES = {"default": memory}
 
 
 @pytest.fixture(autouse=True)
