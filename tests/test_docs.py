@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from cookiecutter.main import cookiecutter
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -43,13 +42,9 @@ def table_entries(page):
 
 
 @pytest.fixture(scope="module")
-def baked(tmp_path_factory):
-    """The project docs/conf.py quotes, generated into a temporary folder."""
-    output_dir = tmp_path_factory.mktemp("docs-bake")
-    project = cookiecutter(
-        str(ROOT), no_input=True, output_dir=str(output_dir), extra_context=bake_options(), default_config=True
-    )
-    return Path(project)
+def baked(bake):
+    """The project docs/conf.py quotes (the session's bake with the same answers)."""
+    return bake(**bake_options())
 
 
 def test_docs_build_without_warnings(tmp_path):
