@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,11 +16,10 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from tests.conftest import PROJECT_DIR, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
+
 from .exceptions import exception_handler
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
-# Requests arrive through Heroku's router over HTTPS; plain HTTP is redirected when DEBUG is off.
-ROUTER_HEADERS = {"Host": "testserver", "X-Forwarded-Proto": "https"}
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a test user's)
 NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
 
