@@ -113,7 +113,7 @@ def client_role(args):
                 now = time.time()
                 event = json.loads(text)
                 data = event.get("data", event)
-                if "sent" not in data:
+                if "sent" not in data or data["seq"] < 0:  # not an event, or a warm-up one
                     continue
                 latencies.append(now - data["sent"])
                 first = now if first is None else min(first, now)
@@ -151,12 +151,16 @@ def publisher_role(args):
         def send(data):
             group_send("demo", {"type": "event", "text": json.dumps(data)})
 
-    for number in range(args.messages):
-        target = started + number / args.rate
+    warmup = round(args.warmup * args.rate)
+    for number in range(-warmup, args.messages):  # negative numbers warm both ends up and are not measured
+        target = started + (number + warmup) / args.rate
         if (pause := target - time.time()) > 0:
             time.sleep(pause)
+        if number == 0:
+            measured_from = time.time()
+            print("measuring", flush=True)  # the orchestrator reads the server's CPU counter now
         send({"seq": number, "sent": time.time(), "pad": "x" * 100})
-    print(json.dumps({"started": started, "finished": time.time()}), flush=True)
+    print(json.dumps({"started": measured_from, "finished": time.time()}), flush=True)
 
 
 # ---- the orchestrator -----------------------------------------------------------------------
@@ -250,10 +254,13 @@ def run(kind, clients, args, python, project, redis_url):
             assert process.stdout.readline().strip() == "ready", "a client process died"
         time.sleep(1)
         rss_after = rss_mb(server.pid)
-        cpu_before = cpu_seconds(server.pid)
         publisher = [python, __file__, "--role", "publisher", "--kind", kind, "--redis", redis_url]
-        publisher += ["--messages", str(args.messages), "--rate", str(args.rate)]
-        published = json.loads(subprocess.run(publisher, check=True, capture_output=True, text=True).stdout)
+        publisher += ["--messages", str(args.messages), "--rate", str(args.rate), "--warmup", str(args.warmup)]
+        publishing = subprocess.Popen(publisher, stdout=subprocess.PIPE, text=True)
+        assert publishing.stdout.readline().strip() == "measuring", "the publisher died"
+        cpu_before = cpu_seconds(server.pid)
+        published = json.loads(publishing.stdout.readline())
+        assert publishing.wait(60) == 0
         results = [json.loads(process.stdout.readline()) for process in processes]
         for process in processes:
             process.wait(60)
@@ -294,6 +301,7 @@ def main():
     parser.add_argument("--stacks", nargs="+", default=["tornado", "channels"])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--rate", type=float, default=200, help="events per second from the publisher")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds of unmeasured events first")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--send-buffer", type=int, help="REALTIME_SEND_BUFFER_BYTES for the Tornado server")
     parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")

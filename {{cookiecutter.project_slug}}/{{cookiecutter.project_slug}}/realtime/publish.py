@@ -80,18 +80,17 @@ def redis_client():
             settings.REDIS_URL,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # we retry once ourselves, within the time budget
+            # One retry on a new connection when the pooled one fails or times out. The pool
+            # already replaces connections that Redis closed; this covers one that died silently
+            # (a failover, a NAT that forgot it). Rarely, a reply lost after delivery means twice.
+            retry=Retry(NoBackoff(), 1),
             **settings.REDIS_OPTIONS,
         )
     return _redis_client
 
 
 def _send_to_redis(channel, event):
-    try:
-        redis_client().publish(REDIS_PREFIX + channel, event)
-    except redis.ConnectionError:
-        # After a Redis restart the pooled connection is stale and fails at once: retry once.
-        redis_client().publish(REDIS_PREFIX + channel, event)
+    redis_client().publish(REDIS_PREFIX + channel, event)
 
 
 def _send_to_server(event):

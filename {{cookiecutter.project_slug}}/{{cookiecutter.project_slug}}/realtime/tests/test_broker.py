@@ -3,13 +3,15 @@
 import asyncio
 import json
 import socket
+import threading
 import time
 
 import pytest
+import redis
 from django.db import transaction
 
 from .. import publish as publisher
-from ..publish import publish
+from ..publish import REDIS_PREFIX, publish
 from ..server import RedisBroker, SocketHandler
 from .conftest import PUBLISH_KEY, free_port, health, open_socket, receive, serving, until
 
@@ -100,3 +102,65 @@ async def test_delivery_resumes_after_redis_restarts_without_restarting_tornado(
         await asyncio.to_thread(publish, "demo", "after")
         assert (await receive(client))["data"] == "after"
         assert "dropped" not in caplog.text
+
+
+class BlackHoleProxy:
+    """A TCP proxy in front of Redis whose open connections can go silent: still open, but
+    nothing gets through, as when a failover or a NAT forgets them. New connections work."""
+
+    def __init__(self, target_port):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port, self.target_port, self.links = self.listener.getsockname()[1], target_port, []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            link = threading.Event()
+            link.set()
+            self.links.append(link)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pipe, args=(source, sink, link), daemon=True).start()
+
+    def pipe(self, source, sink, link):
+        try:
+            while data := source.recv(65536):
+                if link.is_set():
+                    sink.sendall(data)
+        except OSError:
+            pass
+
+    def silence_open_connections(self):
+        for link in self.links:
+            link.clear()
+
+    def close(self):
+        self.listener.close()
+
+
+def next_event(listener, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if message := listener.get_message(timeout=0.1):  # None for the subscribe confirmation
+            return json.loads(message["data"])["data"]
+    return None
+
+
+def test_a_pooled_connection_that_died_silently_costs_one_attempt_not_the_event(settings, caplog, redis_server):
+    proxy = BlackHoleProxy(redis_server.port)
+    settings.REDIS_URL = f"redis://127.0.0.1:{proxy.port}/0"
+    listener = redis.Redis.from_url(redis_server.url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(REDIS_PREFIX + "demo")
+    publish("demo", "before")  # through the pooled connection
+    proxy.silence_open_connections()
+    started = time.monotonic()
+    publish("demo", "after")  # times out on the silent connection, then goes through a new one
+    assert time.monotonic() - started < settings.REALTIME_PUBLISH_TIMEOUT + 0.5
+    assert [next_event(listener), next_event(listener)] == ["before", "after"]
+    assert "dropped" not in caplog.text
+    listener.close()
+    proxy.close()

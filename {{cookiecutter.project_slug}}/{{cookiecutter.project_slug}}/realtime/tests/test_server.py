@@ -159,6 +159,21 @@ async def test_a_silent_client_is_reaped_by_the_ping_timeout(config):
         raw.close()
 
 
+async def test_clients_that_answer_pings_stay_connected_and_one_task_pings_them_all(config):
+    async with serving(config) as served:
+        connections = [await served.connect() for _ in range(3)]
+        for connection in connections:
+            await receive(connection)
+        tasks = len(asyncio.all_tasks())
+        await asyncio.sleep(4 * (config.ping_interval + config.ping_timeout))  # several ping rounds
+        assert len(SocketHandler.connections) == 3
+        SocketHandler.broadcast("demo", b'{"type":"message","channel":"demo","data":1}')
+        for connection in connections:
+            assert (await receive(connection))["data"] == 1
+        assert len(asyncio.all_tasks()) == tasks  # no task per socket was started meanwhile
+        assert not SocketHandler.pinger.done()
+
+
 async def test_a_client_that_cannot_keep_up_is_closed_with_1013_and_others_are_not(config):
     config.ping_interval = 0  # a client that does not read does not answer pings either: test the buffer alone
     async with serving(config) as served:
