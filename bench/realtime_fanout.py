@@ -14,12 +14,14 @@ Stacks, both through the same Redis:
             crashed consumers and dropped messages here with redis-py 8),
             events sent with channel_layer.group_send().
 
-Usage (run with a Python that has cookiecutter; VENV holds the project's
+bench/run.py runs it as part of the whole benchmark (section 5 of RESULTS.md). Alone, for
+a quick experiment (a Python that has cookiecutter; VENV holds the project's
 requirements.txt plus bench/requirements-realtime.txt):
     python bench/realtime_fanout.py --venv /tmp/bench-venv [--clients 100 1000]
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -34,8 +36,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 WORK = HERE / "work"  # git-ignored
-PYTHON = sys.executable  # the bench venv's python, once main() knows it
-SEND_BUFFER = None  # REALTIME_SEND_BUFFER_BYTES for the Tornado server; None: the project's default
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-0123"
 
 CHANNELS_APP = """
@@ -151,7 +151,7 @@ def publisher_role(args):
         def send(data):
             group_send("demo", {"type": "event", "text": json.dumps(data)})
 
-    warmup = round(args.warmup * args.rate)
+    warmup = args.warmup
     for number in range(-warmup, args.messages):  # negative numbers warm both ends up and are not measured
         target = started + (number + warmup) / args.rate
         if (pause := target - time.time()) > 0:
@@ -204,22 +204,22 @@ def bake():
     return project
 
 
-def token(project):
+def token(project, python):
     """A socket token for channel "demo", made by the project's own code in the bench venv."""
     code = (
         f"import sys; sys.path.insert(0, {str(project)!r}); from django.conf import settings; "
         f"settings.configure(SECRET_KEY={SECRET_KEY!r}); from my_project.realtime.tokens import make_token; "
         f"print(make_token(None, 'demo', key={SECRET_KEY!r}))"
     )
-    return subprocess.run([PYTHON, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def start_server(kind, python, project, redis_url, port):
+def start_server(kind, python, project, redis_url, port, send_buffer=None):
     environment = {"PATH": os.environ["PATH"], "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY}
     if kind == "tornado":
         environment |= {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
-        if SEND_BUFFER:
-            environment["REALTIME_SEND_BUFFER_BYTES"] = str(SEND_BUFFER)
+        if send_buffer:
+            environment["REALTIME_SEND_BUFFER_BYTES"] = str(send_buffer)
         command = [python, "-m", "my_project.realtime", "--port", str(port)]
         cwd = project
     else:
@@ -233,9 +233,25 @@ def start_server(kind, python, project, redis_url, port):
     return process
 
 
-def run(kind, clients, args, python, project, redis_url):
+@contextlib.contextmanager
+def redis_server():
+    """A redis-server of our own on a random port, keeping nothing on disk; yields its URL."""
     port = free_port()
-    server = start_server(kind, python, project, redis_url, port)
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        redis.terminate()
+        redis.wait(10)
+
+
+def run(kind, clients, args, python, project, redis_url):
+    """One cell: `clients` sockets on a fresh server of `kind`; args has messages, rate, warmup,
+    client_processes, client ("node" or "python") and send_buffer."""
+    port = free_port()
+    server = start_server(kind, python, project, redis_url, port, args.send_buffer)
     try:
         rss_before = rss_mb(server.pid)
         processes = []
@@ -245,7 +261,7 @@ def run(kind, clients, args, python, project, redis_url):
         for count in per_process:
             if args.client == "node":
                 role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
-                role += [str(args.messages), *(["realtime", token(project)] if kind == "tornado" else [])]
+                role += [str(args.messages), *(["realtime", token(project, python)] if kind == "tornado" else [])]
             else:
                 role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
                 role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
@@ -301,7 +317,7 @@ def main():
     parser.add_argument("--stacks", nargs="+", default=["tornado", "channels"])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--rate", type=float, default=200, help="events per second from the publisher")
-    parser.add_argument("--warmup", type=float, default=1, help="seconds of unmeasured events first")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured events first")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--send-buffer", type=int, help="REALTIME_SEND_BUFFER_BYTES for the Tornado server")
     parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")
@@ -314,22 +330,11 @@ def main():
 
     WORK.mkdir(exist_ok=True)
     project = bake()
-    global PYTHON, SEND_BUFFER
-    python = PYTHON = str(Path(args.venv) / "bin" / "python")
-    SEND_BUFFER = args.send_buffer
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(redis_port)
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    python = str(Path(args.venv) / "bin" / "python")
+    with redis_server() as redis_url:
         rows = [
             run(kind, clients, args, python, project, redis_url) for clients in args.clients for kind in args.stacks
         ]
-    finally:
-        redis.terminate()
     columns = ["stack", "clients", "deliveries/s", "p50 ms", "p99 ms", "lost"]
     columns += ["CPU s/100k deliveries", "RSS MB/1000 conn", "peak RSS MB"]
     header = "| " + " | ".join(columns) + " |"

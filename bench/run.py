@@ -1,13 +1,16 @@
 """
-Benchmarks of the generated project: bake time, footprint, start-up, memory, throughput, latency.
+Benchmarks of the generated project: bake time, footprint, start-up, memory, throughput, latency,
+and the real-time add-on's WebSocket fan-out against Django Channels.
 
     .venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt
-    .venv/bin/python bench/run.py            # full run (~10 min): bench/RESULTS.md and bench/*.png
-    .venv/bin/python bench/run.py --quick    # smoke run (~2 min): the same, in bench/work/quick/
+    .venv/bin/python bench/run.py            # full run (~35 min): bench/RESULTS.md and bench/*.png
+    .venv/bin/python bench/run.py --quick    # smoke run (~5 min): the same, in bench/work/quick/
 
 Contenders: the generated project (core, and the add-on bakes listed in ADDON_BAKES), a bare
 `django-admin startproject` with the same /healthz view and DEBUG=False, and a raw WSGI app
 (the ceiling). All are served by the generated gunicorn.conf.py with WEB_CONCURRENCY=1.
+Fan-out (realtime_fanout.py): the real-time bake's Tornado server and a Channels 4 app, the
+same clients (Node.js) and the same Redis (a redis-server of the run's own).
 
 These machines are shared and noisy, so every comparison runs side by side in one run with
 the contenders alternating round by round; a result is a ratio of medians, with the min-max
@@ -36,6 +39,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+
+import realtime_fanout  # bench/ is on sys.path when this file runs as a script
 
 BENCH = Path(__file__).resolve().parent
 TEMPLATE = BENCH.parent
@@ -61,6 +67,8 @@ HEADERS = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
 # Endpoints: which kinds of contender serve them. "static" and "api" paths are found per bake.
 ENDPOINTS = [
     {"name": "/healthz", "path": "/healthz", "kinds": {"generated", "bare", "raw"}},
+    # The same answer without the SQLite query: the fair match for the raw ceiling (core only).
+    {"name": "/healthz minus its query", "path": "/bench/healthz-no-query", "kinds": {"core", "raw"}},
     {"name": "home /", "path": "/", "kinds": {"generated"}},
     {"name": "static CSS", "path": "static", "kinds": {"generated", "raw", "whitenoise"}},
     {"name": "GET /api/me/", "path": "/api/me/", "kinds": {"generated"}, "needs_api": True},
@@ -75,10 +83,28 @@ class Plan:
     seconds: int  # wrk duration of one cell
     concurrency: list
     rss_requests: int  # requests before the second RSS reading
+    fanout: list  # (clients, events/s, events measured) cells, each stack each round
+    fanout_rounds: int
+    burst: tuple  # (clients, events/s, events): the add-on alone, for memory under a burst
 
 
-FULL = Plan(rounds=5, startup_rounds=10, runs=2, seconds=4, concurrency=[1, 10, 50], rss_requests=10_000)
-QUICK = Plan(rounds=2, startup_rounds=2, runs=2, seconds=1, concurrency=[1, 10], rss_requests=2_000)
+FULL = Plan(
+    rounds=5,
+    startup_rounds=10,
+    runs=2,
+    seconds=4,
+    concurrency=[1, 10, 50],
+    rss_requests=10_000,
+    fanout=[(100, 20, 200), (1000, 20, 100), (5000, 4, 50)],
+    fanout_rounds=3,
+    burst=(5000, 2000, 200),
+)
+QUICK = Plan(rounds=2, startup_rounds=2, runs=2, seconds=1, concurrency=[1, 10], rss_requests=2_000,
+             fanout=[(100, 20, 40), (1000, 20, 40)], fanout_rounds=1, burst=(1000, 2000, 100))  # fmt: skip
+FANOUT_WARMUP = 20  # events sent first and not measured: 1 s at 20/s (Node compiles its handlers meanwhile)
+FANOUT_STACKS = {"tornado": "real-time add-on (Tornado)", "channels": "Django Channels 4"}
+# Add-on's side of the issue's targets: p99 at this cell, and these ratios / limits.
+FANOUT_P99_CELL, FANOUT_P99_MS, FANOUT_CPU_RATIO, FANOUT_RSS_MB = (1000, 20), 100, 3, 20
 
 
 @dataclass
@@ -153,9 +179,12 @@ def get(port, path, headers=HEADERS):
 
 
 def check_tools():
-    missing = [tool for tool in ("wrk", "hyperfine") if not shutil.which(tool)]
+    missing = [tool for tool in ("wrk", "hyperfine", "redis-server", "node") if not shutil.which(tool)]
     if missing:
-        raise SystemExit(f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine`.")
+        raise SystemExit(
+            f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine redis-server nodejs` "
+            "(Node.js 20 or newer)."
+        )
 
 
 # --- Virtualenvs and footprint ------------------------------------------------------------------
@@ -244,7 +273,20 @@ def build_generated(answers):
     )
     if (serve / slug / "api").is_dir():
         contender.token = rest_token(contender)
+    if answers == CORE:
+        with open(serve / slug / "urls.py", "a") as urls:
+            urls.write(NO_QUERY_URL)
     return contender, project
+
+
+NO_QUERY_URL = """
+# Added by bench/run.py: /healthz's answer without its database query, to compare with raw WSGI.
+from django.http import JsonResponse  # noqa: E402
+from django.views.decorators.cache import never_cache  # noqa: E402
+
+answer = {"status": "ok", "database": "ok"}
+urlpatterns += [path("bench/healthz-no-query", never_cache(lambda request: JsonResponse(answer)))]
+"""
 
 
 def rest_token(contender):
@@ -388,7 +430,8 @@ def endpoint_headers(endpoint, contender):
 
 
 def serves(endpoint, contender):
-    return contender.kind in endpoint["kinds"] and (contender.token or not endpoint.get("needs_api"))
+    kind = "core" if contender.name == "generated core" and "core" in endpoint["kinds"] else contender.kind
+    return kind in endpoint["kinds"] and (contender.token or not endpoint.get("needs_api"))
 
 
 # --- Measurements ---------------------------------------------------------------------------------
@@ -519,6 +562,37 @@ def measure_http(contenders, plan):
     return results
 
 
+def measure_fanout(realtime, plan):
+    """Each cell of plan.fanout for both stacks, the stacks alternating, plan.fanout_rounds times;
+    then the add-on alone under plan.burst. Rows as realtime_fanout.run() returns them."""
+    requirements = (realtime.cwd / "requirements.txt").read_text() + (BENCH / "requirements-realtime.txt").read_text()
+    python = str(venv(requirements) / "python")
+    rows, stacks = [], list(FANOUT_STACKS)
+    with realtime_fanout.redis_server() as redis_url:
+        for number in range(plan.fanout_rounds):
+            for clients, rate, messages in plan.fanout:
+                for kind in stacks if number % 2 == 0 else stacks[::-1]:
+                    log(f"fan-out round {number + 1}/{plan.fanout_rounds}: {kind}, {clients} clients, {rate}/s")
+                    settings = SimpleNamespace(messages=messages, rate=rate, warmup=FANOUT_WARMUP, client_processes=2,
+                                               client="node", send_buffer=None)  # fmt: skip
+                    row = realtime_fanout.run(kind, clients, settings, python, realtime.cwd, redis_url)
+                    rows.append({**row, "rate": rate, "messages": messages, "round": number})
+        clients, rate, messages = plan.burst
+        log(f"fan-out burst: tornado, {clients} clients, {messages} events at {rate}/s")
+        settings = SimpleNamespace(messages=messages, rate=rate, warmup=0, client_processes=2, client="node",
+                                   send_buffer=None)  # fmt: skip
+        burst = realtime_fanout.run("tornado", clients, settings, python, realtime.cwd, redis_url)
+    versions = json.loads(sh([python, "-m", "pip", "list", "--format", "json"]))
+    wanted = {"tornado", "redis", "channels", "channels-redis", "uvicorn", "websockets", "django"}
+    node = sh(["node", "--version"]).strip()
+    shown = ", ".join(f"{p['name']} {p['version']}" for p in versions if p["name"].lower() in wanted)
+    return {
+        "rows": rows,
+        "burst": {**burst, "rate": rate, "messages": messages},
+        "versions": f"{shown}, Node.js {node}",
+    }
+
+
 def same_answers(core, bare, raw, whitenoise):
     """Fairness check: /healthz bodies match across contenders, and the CSS bytes too."""
     for contender in (core, bare, raw, whitenoise):
@@ -572,13 +646,15 @@ def verdict(value, op, limit):
 # Why a target is missed, when it is: shown under the targets table only for a MISS.
 # The profile behind these reasons, and how to repeat it, is in docs/performance.md.
 EXPLANATIONS = {
-    "healthz_raw": "the ceiling does only gunicorn's own work (parse, access log line, write). A Django "
-    "request adds the WSGI handler, the request_started/finished signals, URL resolution, the "
-    "middleware of `startproject` plus whitenoise's, `never_cache` headers and the SQLite `SELECT 1` "
-    "that the ceiling skips. A py-spy profile of the worker puts most of its GIL time in Django's own "
-    "handler and the standard middleware, not in anything the template adds; closing the gap would "
-    "mean dropping middleware that the admin, CSRF protection and the security headers need. Compare "
-    "the bare startproject, which is further below the ceiling. Not changed in the template.",
+    "healthz_raw": "both answer the same JSON with no database (the benchmark adds `/bench/healthz-no-query` to "
+    "its copy of the core project: `/healthz` minus its `SELECT 1`). The ceiling does only gunicorn's own work "
+    "(parse, thread hand-off, access log line, write). A Django request adds the WSGI handler, the request "
+    "signals, URL resolution, the middleware of `startproject` plus whitenoise's and the `never_cache` headers: "
+    "about 165 us per request when called in a loop without a server, and more under gunicorn, where it "
+    "shares the caches with gunicorn and the kernel. Nothing in that share comes from a file the template "
+    "adds, and cutting it means dropping middleware that the admin, CSRF protection and the security headers "
+    "need; one gthread thread instead of four did not change the ratio. The bare startproject runs the same "
+    "view slower still. Not changed in the template.",
     "static_raw": "whitenoise runs as Django middleware (its documented Django set-up, which also gets "
     "SecurityMiddleware's headers), so each static request also pays Django's handler and request "
     "signals, and whitenoise opens the file on disk and sends it with sendfile; the ceiling returns "
@@ -606,8 +682,9 @@ def report(data, plan, quick):
         "[brackets] give the min-max of the per-round ratios (or of the samples).",
         "",
         "Rerun: `.venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt && "
-        ".venv/bin/python bench/run.py` (needs `apt-get install wrk hyperfine`). "
-        "How and why: `docs/performance.md`.",
+        ".venv/bin/python bench/run.py` (needs `apt-get install wrk hyperfine redis-server nodejs`). "
+        "How and why: `docs/performance.md`. In the commands below, `$REPO` is the repository's root and "
+        "`$PORT` the port the run chose.",
         "",
     ]
     facts = data["facts"]
@@ -640,13 +717,17 @@ def report(data, plan, quick):
         c = [r["rps"] for r in http[("/healthz", connections, raw.name)]]
         targets.append(("healthz_bare", f"`/healthz` req/s at c={connections}, generated core / bare",
                         ratio(a, b), ">=", 0.9))  # fmt: skip
-        targets.append(("healthz_raw", f"`/healthz` req/s at c={connections}, generated core / raw WSGI",
-                        ratio(a, c), ">=", 0.5))  # fmt: skip
+        a = [r["rps"] for r in http[("/healthz minus its query", connections, core.name)]]
+        c = [r["rps"] for r in http[("/healthz minus its query", connections, raw.name)]]
+        targets.append(("healthz_raw", f"`/healthz` minus its query, req/s at c={connections}, generated core / raw "
+                        "WSGI", ratio(a, c), ">=", 0.5))  # fmt: skip
     for connections in plan.concurrency:
         a = [r["rps"] for r in http[("static CSS", connections, core.name)]]
         b = [r["rps"] for r in http[("static CSS", connections, raw.name)]]
         targets.append(("static_raw", f"static CSS req/s at c={connections}, whitenoise / raw WSGI (same bytes)",
                         ratio(a, b), ">=", 0.8))  # fmt: skip
+    fanout = data["fanout"]
+    targets += fanout_targets(fanout["rows"], fanout["burst"], plan)
     core_fp = data["footprint"][core.name]
     lines += ["## Targets", "", "| target | measured | limit | verdict |", "| --- | --- | --- | --- |"]
     for _key, label, (value, low, high), op, limit in targets:
@@ -752,10 +833,95 @@ def report(data, plan, quick):
                     f"| `{cell[0]['command']}` |"
                 )
         lines += [""]
+    lines += fanout_report(fanout, plan)
     lines += ["## Plots", "", "![Requests per second](throughput.png)", "", "![Latency](latency.png)", ""]
-    lines += ["![Start-up and memory](startup.png)", ""]
+    lines += ["![Start-up and memory](startup.png)", "", "![Real-time fan-out](fanout.png)", ""]
     del generated
-    return "\n".join(lines)
+    # $REPO for the repository's root, so the commands read the same from any checkout.
+    return "\n".join(lines).replace(str(TEMPLATE), "$REPO")
+
+
+def fanout_cell(rows, stack, clients):
+    return [row for row in rows if row["stack"] == stack and row["clients"] == clients]
+
+
+def fanout_targets(rows, burst, plan):
+    lost = sum(row["lost"] + row["failed_connections"] for row in rows if row["stack"] == "tornado") + burst["lost"]
+    targets = [("fanout_lost", "real-time: events lost by the add-on (every cell, round and the burst)",
+                (lost, lost, lost), "<=", 0)]  # fmt: skip
+    for clients, rate, _ in plan.fanout:
+        ours, theirs = fanout_cell(rows, "tornado", clients), fanout_cell(rows, "channels", clients)
+        cpu = ratio([r["cpu_s_per_100k"] for r in theirs], [r["cpu_s_per_100k"] for r in ours])
+        targets.append(("fanout_cpu", f"real-time: server CPU per delivery, Channels / add-on, {clients} clients at "
+                        f"{rate}/s", cpu, ">=", FANOUT_CPU_RATIO))  # fmt: skip
+        memory = [r["rss_mb_per_1000_conn"] for r in ours]
+        if clients >= 1000:  # below that, the fixed cost of the first sockets outweighs the per-socket one
+            targets.append(("fanout_rss", f"real-time: add-on RSS MB per 1000 connections, {clients} clients",
+                            (median(memory), *spread(memory)), "<=", FANOUT_RSS_MB))  # fmt: skip
+    clients, rate = FANOUT_P99_CELL
+    p99 = [r["p99_ms"] for r in fanout_cell(rows, "tornado", clients) if r["rate"] == rate]
+    if p99:
+        targets.append(("fanout_p99", f"real-time: add-on p99 ms, {clients} clients receiving {rate} events/s",
+                        (median(p99), *spread(p99)), "<=", FANOUT_P99_MS))  # fmt: skip
+    return targets
+
+
+def fanout_report(fanout, plan):
+    rows, burst = fanout["rows"], fanout["burst"]
+    lines = ["## 5. Real-time fan-out: the add-on (Tornado) vs Django Channels 4", ""]
+    lines += [
+        "One publisher sends events to one channel at a steady rate; the clients (two Node.js processes, "
+        "its built-in WebSocket) receive them. **add-on**: the real-time bake's `python -m my_project.realtime` "
+        "(Redis broker, the project's defaults), events published to Redis as Django's `publish()` does. "
+        "**Channels**: an `AsyncWebsocketConsumer` (`group_add` on connect, `send` per event) under uvicorn "
+        "with channels-redis' `RedisPubSubChannelLayer`, events sent with `group_send()` (the classic "
+        "`RedisChannelLayer` crashed consumers with redis-py 8 here). Same machine, same redis-server, "
+        f"the stacks alternating, {plan.fanout_rounds} rounds. The first {FANOUT_WARMUP} events of each cell warm "
+        "both ends up and are not measured. Versions: " + fanout["versions"] + ".",
+        "",
+        "deliveries/s = events received by all clients / (last receive - first measured publish); latency = "
+        "receive time - send time (one host clock); lost = expected - received; CPU = the server process's "
+        "user+system seconds during the measured events, per 100k deliveries; RSS/1000 conn = server RSS "
+        "after the clients connected minus before, scaled; peak = `VmHWM`. Each cell: median [min-max] over "
+        "rounds (lost: the sum).",
+        "",
+        "| stack | clients | events/s | deliveries/s | p50 ms | p99 ms | lost | CPU s/100k deliveries "
+        "| RSS MB/1000 conn | peak RSS MB | CPU ratio Channels / add-on |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for clients, rate, _ in plan.fanout:
+        for stack, label in FANOUT_STACKS.items():
+            cell = fanout_cell(rows, stack, clients)
+            shown = "-"
+            if stack == "channels":
+                ours = [r["cpu_s_per_100k"] for r in fanout_cell(rows, "tornado", clients)]
+                shown = fmt_range(*ratio([r["cpu_s_per_100k"] for r in cell], ours), 1)
+
+            def column(key, digits=1, cell=cell):
+                values = [r[key] for r in cell]
+                return fmt_range(median(values), *spread(values), digits)
+
+            lines.append(
+                f"| {label} | {clients} | {rate} | {column('deliveries_per_s', 0)} | {column('p50_ms')} "
+                f"| {column('p99_ms')} | {sum(r['lost'] for r in cell)} | {column('cpu_s_per_100k', 2)} "
+                f"| {column('rss_mb_per_1000_conn')} | {column('rss_mb_peak', 0)} | {shown} |"
+            )
+    lines += ["", "Rerun one cell: `.venv/bin/python bench/realtime_fanout.py --venv <a venv with the real-time "
+              "bake's requirements.txt and bench/requirements-realtime.txt> --clients 1000 --messages 100 "
+              "--rate 20`.", ""]  # fmt: skip
+    lines += [
+        f"The burst: {burst['messages']} events at {burst['rate']}/s to {burst['clients']} sockets, the add-on "
+        "alone (Channels would need minutes to drain it). Latency here is queueing; the point is memory: "
+        "every socket's send buffer is bounded, and frames are written straight to sockets with room.",
+        "",
+        "| clients | deliveries/s | p50 ms | p99 ms | lost | CPU s/100k | RSS MB/1000 conn | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {burst['clients']} | {burst['deliveries_per_s']:,.0f} | {burst['p50_ms']:.0f} | {burst['p99_ms']:.0f} "
+        f"| {burst['lost']} | {burst['cpu_s_per_100k']:.2f} | {burst['rss_mb_per_1000_conn']:.1f} "
+        f"| {burst['rss_mb_peak']:.0f} |",
+        "",
+    ]
+    return lines
 
 
 def plots(data, plan, out):
@@ -834,6 +1000,29 @@ def plots(data, plan, out):
     figure.savefig(out / "startup.png", dpi=110)
     plt.close(figure)
 
+    # Fan-out: p99 latency and CPU per delivery against clients, per stack (median, min-max whiskers).
+    rows = data["fanout"]["rows"]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = [("p99_ms", "p99 publish-to-receive latency (ms)"), ("cpu_s_per_100k", "server CPU s per 100k deliveries")]
+    for axis, (key, title) in zip(axes, panels, strict=True):
+        for stack, label in FANOUT_STACKS.items():
+            clients = [c for c, _, _ in plan.fanout]
+            values = [[r[key] for r in fanout_cell(rows, stack, c)] for c in clients]
+            meds = [median(v) for v in values]
+            errors = [[m - min(v) for m, v in zip(meds, values, strict=True)],
+                      [max(v) - m for m, v in zip(meds, values, strict=True)]]  # fmt: skip
+            axis.errorbar(clients, meds, yerr=errors, marker="o", capsize=3, label=label)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xticks(clients, [f"{c}\n{r}/s" for c, r, _ in plan.fanout])
+        axis.set_xlabel("connected clients, events/s")
+        axis.set_title(title)
+        axis.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / "fanout.png", dpi=110)
+    plt.close(figure)
+
 
 # --- Main --------------------------------------------------------------------------------------------
 
@@ -881,6 +1070,10 @@ def main():
     data["rss"] = measure_rss([*generated, bare, raw], plan)
     log("throughput and latency")
     data["http"] = measure_http(contenders, plan)
+    log("real-time fan-out")
+    data["fanout"] = measure_fanout(
+        next(c for c in generated if (c.cwd / c.module.split(".")[0] / "realtime").is_dir()), plan
+    )
     data["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     saved.write_bytes(pickle.dumps((data, plan, args.quick)))
 

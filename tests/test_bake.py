@@ -21,6 +21,7 @@ CORE_FILES = {
     "Procfile",
     "README.md",
     "app.json",
+    "conftest.py",
     "gunicorn.conf.py",
     "manage.py",
     "pyproject.toml",

@@ -28,13 +28,6 @@ def client():
     return Client(headers=ROUTER_HEADERS)
 
 
-@pytest.fixture(autouse=True)
-def _static_without_collectstatic(settings):
-    """Pages resolve static URLs without a manifest; tests/test_static.py checks the real storage."""
-    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
-
-
 @pytest.fixture(scope="session")
 def fresh_checkout(tmp_path_factory):
     """A copy of the project as git would check it out: no .env, no database, no collected files."""

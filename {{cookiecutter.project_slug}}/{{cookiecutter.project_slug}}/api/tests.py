@@ -32,15 +32,6 @@ def _fresh_throttles(settings, request):
     settings.CACHES = {"default": memory}
 
 
-@pytest.fixture(autouse=True)
-def _static_without_collectstatic(settings):
-    """Pages resolve static URLs without a manifest, as in tests/conftest.py."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD, first_name="Alice")

@@ -56,13 +56,6 @@ def client():
     return Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
 
 
-@pytest.fixture(autouse=True)
-def _static_without_collectstatic(settings):
-    """Pages resolve static URLs without a manifest (tests/test_static.py checks the real storage)."""
-    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
-
-
 @pytest.fixture
 def config():
     """Small limits and fast pings, so every limit can be reached quickly."""
