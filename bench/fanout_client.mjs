@@ -53,11 +53,11 @@ for (let i = 0; i < count; i++) {
     const message = JSON.parse(event.data);
     if (message.type === "subscribed") return opened();
     const data = message.data ?? message;
+    heard = now * 1000;
     if (data.seq < 0) return;  // a warm-up event: not measured
     latencies.push(now - data.sent);
     first = first === null ? now : Math.min(first, now);
     last = last === null ? now : Math.max(last, now);
-    heard = now * 1000;
     if (++got === messages && ++done === open) finish();
   };
 }

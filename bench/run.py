@@ -95,7 +95,7 @@ FULL = Plan(
     seconds=4,
     concurrency=[1, 10, 50],
     rss_requests=10_000,
-    fanout=[(100, 20, 200), (1000, 20, 100), (5000, 4, 50)],
+    fanout=[(100, 20, 200), (1000, 20, 100), (5000, 4, 30)],
     fanout_rounds=3,
     burst=(5000, 2000, 200),
 )
