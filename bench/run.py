@@ -562,6 +562,10 @@ def measure_http(contenders, plan):
     return results
 
 
+def realtime_bake(generated):
+    return next(c for c in generated if (c.cwd / c.module.split(".")[0] / "realtime").is_dir())
+
+
 def measure_fanout(realtime, plan):
     """Each cell of plan.fanout for both stacks, the stacks alternating, plan.fanout_rounds times;
     then the add-on alone under plan.burst. Rows as realtime_fanout.run() returns them."""
@@ -587,6 +591,7 @@ def measure_fanout(realtime, plan):
     node = sh(["node", "--version"]).strip()
     shown = ", ".join(f"{p['name']} {p['version']}" for p in versions if p["name"].lower() in wanted)
     return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "rows": rows,
         "burst": {**burst, "rate": rate, "messages": messages},
         "versions": f"{shown}, Node.js {node}",
@@ -876,7 +881,8 @@ def fanout_report(fanout, plan):
         "**Channels**: an `AsyncWebsocketConsumer` (`group_add` on connect, `send` per event) under uvicorn "
         "with channels-redis' `RedisPubSubChannelLayer`, events sent with `group_send()` (the classic "
         "`RedisChannelLayer` crashed consumers with redis-py 8 here). Same machine, same redis-server, "
-        f"the stacks alternating, {plan.fanout_rounds} rounds. The first {FANOUT_WARMUP} events of each cell warm "
+        f"the stacks alternating, {plan.fanout_rounds} rounds, measured {fanout['date']}. "
+        f"The first {FANOUT_WARMUP} events of each cell warm "
         "both ends up and are not measured. Versions: " + fanout["versions"] + ".",
         "",
         "deliveries/s = events received by all clients / (last receive - first measured publish); latency = "
@@ -1033,12 +1039,19 @@ def main():
     parser.add_argument(
         "--report-only", action="store_true", help="redo RESULTS.md and the plots from the last (full, or --quick) run"
     )
+    parser.add_argument(
+        "--only-fanout", action="store_true", help="measure section 5 again and keep the rest of the last run"
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     # The raw measurements, so a report bug does not cost a rerun (--report-only, with --quick for a smoke run's).
     saved = WORK / ("last-quick-run.pickle" if args.quick else "last-run.pickle")
-    if args.report_only:
+    if args.report_only or args.only_fanout:
         data, plan, args.quick = pickle.loads(saved.read_bytes())
+        if args.only_fanout:
+            check_tools()
+            data["fanout"] = measure_fanout(realtime_bake(data["generated"]), plan)
+            saved.write_bytes(pickle.dumps((data, plan, args.quick)))
         write(data, plan, args.quick)
         return
     check_tools()
@@ -1071,9 +1084,7 @@ def main():
     log("throughput and latency")
     data["http"] = measure_http(contenders, plan)
     log("real-time fan-out")
-    data["fanout"] = measure_fanout(
-        next(c for c in generated if (c.cwd / c.module.split(".")[0] / "realtime").is_dir()), plan
-    )
+    data["fanout"] = measure_fanout(realtime_bake(generated), plan)
     data["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     saved.write_bytes(pickle.dumps((data, plan, args.quick)))
 
