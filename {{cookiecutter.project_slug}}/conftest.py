@@ -1,6 +1,15 @@
 """Test set-up shared by every test folder (tests/ and the add-ons' own tests)."""
 
 import pytest
+from django.test import Client
+
+from tests.conftest import ROUTER_HEADERS
+
+
+@pytest.fixture
+def client():
+    """A browser that reaches the project through Heroku's router over HTTPS."""
+    return Client(headers=ROUTER_HEADERS)
 
 
 @pytest.fixture(autouse=True)

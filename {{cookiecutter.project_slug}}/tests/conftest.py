@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.test import Client
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # What Heroku's router adds: it ends TLS, says so in X-Forwarded-Proto and passes the Host on.
@@ -20,12 +19,6 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "production-like-key-for-tests-0123456789abcdefghijklmnopqrstuvwxyz",
     "ALLOWED_HOSTS": "example.com",
 }
-
-
-@pytest.fixture
-def client():
-    """A browser that reaches the project through Heroku's router over HTTPS."""
-    return Client(headers=ROUTER_HEADERS)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from tornado.httpclient import HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -48,12 +47,6 @@ def require(available, what):
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not available")
         pytest.skip(f"SKIPPED: {what} is not available; set it up, or REQUIRE_SERVICES=1 to make this a failure")
-
-
-@pytest.fixture
-def client():
-    """A browser behind Heroku's router over HTTPS, as in the project's tests/conftest.py."""
-    return Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
 
 
 @pytest.fixture
