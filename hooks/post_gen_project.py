@@ -54,7 +54,7 @@ def main():
     print(f"""
 Created {SLUG}/. Next steps:
   cd {SLUG}
-  python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt
+  python{ANSWERS["python_version"]} -m venv .venv && .venv/bin/pip install -r requirements-dev.txt
   .venv/bin/python manage.py migrate && .venv/bin/python manage.py runserver
 Tests: .venv/bin/pytest    Deploy: see README.md""")
 

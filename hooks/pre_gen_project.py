@@ -14,7 +14,7 @@ FREE_TEXT = ["project_name", "description", "author_name"]
 BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
 # The Django app label of each add-on; the project's own app, labelled by the slug, must not share it.
 ADDON_LABELS = {"use_rest": "api", "use_realtime": "realtime"}
-PYTHONS = ["3.11", "3.12", "3.13"]
+PYTHONS = ["3.13", "3.12"]  # cookiecutter.json's choices (tests/test_hooks.py keeps them equal)
 EMAIL = re.compile(r"[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -44,7 +44,7 @@ def problem():
 
 EXAMPLES = {"project_name": '"My Project"', "description": '"A lightweight Django project."'}
 EXAMPLES |= {"author_name": '"Ada Lovelace"', "project_slug": "my_project", "email": "you@example.com"}
-EXAMPLES |= {"python_version": "3.12"} | dict.fromkeys(BOOLEANS, "false")
+EXAMPLES |= {"python_version": "3.13"} | dict.fromkeys(BOOLEANS, "false")
 
 if __name__ == "__main__":
     if found := problem():

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -83,8 +82,17 @@ def find_python(version):
     return None
 
 
-def project_venv(project, python=sys.executable):
-    """A virtualenv with the project's requirements-dev.txt installed; returns its bin/ folder."""
+def project_python(project):
+    """The interpreter for the Python the project's .python-version names (it is what deploys run)."""
+    version = (project / ".python-version").read_text().strip()
+    python = find_python(version)
+    require(python, f"Python {version} (the project's .python-version) is not installed on this machine")
+    return python
+
+
+def project_venv(project, python=None):
+    """A virtualenv, made with the project's own Python, with requirements-dev.txt installed; returns bin/."""
+    python = python or project_python(project)
     requirements = "".join((project / name).read_text() for name in ["requirements.txt", "requirements-dev.txt"])
     version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
     key = hashlib.sha256((version.stdout.decode() + requirements).encode()).hexdigest()[:16]

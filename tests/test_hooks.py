@@ -184,3 +184,10 @@ def test_interactive_questions_are_labelled_and_enter_gives_the_defaults(tmp_pat
         assert label in asked.stdout.replace("\n", "")
     assert generate(tmp_path / "defaults").returncode == 0
     assert tree(tmp_path / "asked" / "my_project") == tree(tmp_path / "defaults" / "my_project")
+
+
+def test_the_hook_accepts_exactly_the_pythons_cookiecutter_json_offers():
+    offered = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"]
+    hook = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
+    pythons = next(node.value for node in hook.body if isinstance(node, ast.Assign) and node.targets[0].id == "PYTHONS")
+    assert ast.literal_eval(pythons) == offered

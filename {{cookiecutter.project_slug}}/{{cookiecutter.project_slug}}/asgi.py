@@ -2,7 +2,7 @@
 ASGI entry point, for ASGI servers. The project is served by gunicorn over WSGI,
 which is faster for ordinary pages; WebSockets, if chosen, live in their own process.
 
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
+https://docs.djangoproject.com/en/6.1/howto/deployment/asgi/
 """
 
 import os

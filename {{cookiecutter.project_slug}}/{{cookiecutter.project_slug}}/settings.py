@@ -5,8 +5,8 @@ Every value comes from an environment variable (12-factor). For local work the
 git-ignored `.env` file beside manage.py provides them; real environment
 variables win. `.env.example` documents each variable.
 
-https://docs.djangoproject.com/en/5.2/topics/settings/
-https://docs.djangoproject.com/en/5.2/ref/settings/
+https://docs.djangoproject.com/en/6.1/topics/settings/
+https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
 import secrets
@@ -23,7 +23,7 @@ env = Env(BASE_DIR / ".env")
 COLLECTING_STATIC = sys.argv[1:2] == ["collectstatic"]
 
 # Core
-# https://docs.djangoproject.com/en/5.2/ref/settings/#debug
+# https://docs.djangoproject.com/en/6.1/ref/settings/#debug
 # SECURITY WARNING: don't run with debug turned on in production!
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -86,16 +86,14 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL, e.g. postgres://user:password@host:5432/name; a SQLite file by default
-# https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+# https://docs.djangoproject.com/en/6.1/ref/settings/#databases
 DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Reuse connections between requests, and check them first so a database restart is not a 500.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
 # Cache: Redis when REDIS_URL is set (redis:// or rediss:// for TLS), else per-process memory
-# https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+# https://docs.djangoproject.com/en/6.1/topics/cache/#redis
 REDIS_URL = env.str("REDIS_URL", default="")
 # Heroku Redis serves rediss:// with a self-signed certificate: REDIS_SSL_CERT_REQS=none accepts it.
 REDIS_OPTIONS = (
@@ -114,7 +112,7 @@ CACHES = {
 }
 
 # Passwords
-# https://docs.djangoproject.com/en/5.2/ref/settings/#auth-password-validators
+# https://docs.djangoproject.com/en/6.1/ref/settings/#auth-password-validators
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -123,7 +121,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Internationalization
-# https://docs.djangoproject.com/en/5.2/topics/i18n/
+# https://docs.djangoproject.com/en/6.1/topics/i18n/
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -139,13 +137,13 @@ STORAGES = {
 }
 
 # Security: HTTPS behind a proxy that sets X-Forwarded-Proto (Heroku's router does)
-# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+# https://docs.djangoproject.com/en/6.1/ref/settings/#secure-proxy-ssl-header
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks may call over plain HTTP
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+# https://docs.djangoproject.com/en/6.1/ref/middleware/#http-strict-transport-security
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -155,7 +153,7 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W0
 SILENCED_SYSTEM_CHECKS += [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Logging: everything to stderr, so 500 tracebacks show in `heroku logs` even with DEBUG off
-# https://docs.djangoproject.com/en/5.2/topics/logging/
+# https://docs.djangoproject.com/en/6.1/topics/logging/
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

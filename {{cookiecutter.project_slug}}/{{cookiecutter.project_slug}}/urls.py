@@ -1,7 +1,7 @@
 """
 URL configuration: the one place that maps paths to views.
 
-https://docs.djangoproject.com/en/5.2/topics/http/urls/
+https://docs.djangoproject.com/en/6.1/topics/http/urls/
 """
 
 from django.contrib import admin

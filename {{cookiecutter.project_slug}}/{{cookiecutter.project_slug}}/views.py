@@ -2,7 +2,7 @@
 Views of the core project: the home page and a health check for the platform.
 
 Add a view here, map it in urls.py, and test it in tests/test_views.py.
-https://docs.djangoproject.com/en/5.2/topics/http/views/
+https://docs.djangoproject.com/en/6.1/topics/http/views/
 """
 
 import logging

@@ -1,7 +1,7 @@
 """
 WSGI entry point, served by gunicorn (see gunicorn.conf.py and the Procfile).
 
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
+https://docs.djangoproject.com/en/6.1/howto/deployment/wsgi/
 """
 
 import os

@@ -6,7 +6,7 @@ Signatures shared by Django and the Tornado server; both need the same keys.
 - A publish signature says "this body came from Django just now". It guards the
   HTTP endpoint that Django uses when there is no Redis.
 
-https://docs.djangoproject.com/en/5.2/topics/signing/
+https://docs.djangoproject.com/en/6.1/topics/signing/
 """
 
 import hashlib
