@@ -4,10 +4,15 @@ Build: sphinx-build -W --keep-going -b html docs docs/_build/html
 
 Before Sphinx reads a page, this file generates a project from the template (the "bake")
 into docs/_build/bake/, and the pages quote its files with {literalinclude}. Snippets are
-therefore always the files a user gets today, never copies that can drift.
+therefore always the files a user gets today, never copies that can drift. Facts that only
+running the code can tell (the hook's error lines, what cookiecutter prints, the table of
+environment variables) come from template_facts.py, this folder's Sphinx extension.
 """
 
+import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -15,8 +20,7 @@ from cookiecutter.main import cookiecutter
 # The answers of the bake the pages quote: every option on, so every file is shown.
 # init_git stays off: it adds a .git folder, not a file of the project, and needs git.
 # tests/test_docs.py reads this dict too: every file this bake produces must have a row in
-# generated-files.md. (Until the REST and real-time add-ons are merged, this bake already
-# renders their lines in settings.py and urls.py but has no api/ or realtime/ folder yet.)
+# generated-files.md.
 BAKE_OPTIONS = {
     "project_name": "My Project",
     "use_rest": True,
@@ -45,17 +49,45 @@ def bake(output_dir=BAKE_DIR):
     return Path(project)
 
 
-bake()
+PROJECT = bake()
+
+
+def pinned_version(package):
+    """The version the generated requirements.txt pins for a package, e.g. "6.1.3" for Django."""
+    pins = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", (PROJECT / "requirements.txt").read_text(), re.M)
+    )
+    return pins[package]
+
+
+DJANGO_VERSION = pinned_version("Django")
+DJANGO_SERIES = ".".join(DJANGO_VERSION.split(".")[:2])  # "6.1": the line the docs links and the README name
+PYTHONS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["python_version"]
+
+# {{ name }} in a page's text (not in code blocks) is replaced by these, so versions are never typed by hand.
+myst_enable_extensions = ["substitution"]
+myst_substitutions = {
+    "django_version": DJANGO_VERSION,
+    "django_series": DJANGO_SERIES,
+    "python_default": f"`{PYTHONS[0]}`",
+    "python_choices": ", ".join(f"`{version}`" for version in PYTHONS),
+    "python_other": f"`{PYTHONS[-1]}`",
+}
+
+sys.path.insert(0, str(DOCS_DIR))  # for template_facts
 
 project = "cookiecutter-lightweight-django"
 author = "cookiecutter-lightweight-django contributors"
 copyright = "the cookiecutter-lightweight-django contributors"
 
-extensions = ["myst_parser"]
+extensions = ["myst_parser", "template_facts"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3
 html_theme = "alabaster"
-html_theme_options = {"description": "A small 12-factor Django 5.2 project from one command", "fixed_sidebar": True}
+html_theme_options = {
+    "description": f"A small 12-factor Django {DJANGO_SERIES} project from one command",
+    "fixed_sidebar": True,
+}
 html_show_sourcelink = False
