@@ -101,6 +101,11 @@ def default_context():
         return json.loads(replay.read_text())["cookiecutter"]
 
 
+def command_line(answers):
+    """answers as cookiecutter's key=value arguments (true/false and numbers as YAML writes them)."""
+    return [f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in answers.items()]
+
+
 class AnswerNotRefused(Exception):
     """A documented wrong answer did not stop generation with one line from the hook."""
 
@@ -112,7 +117,7 @@ def hook_error(answers, via="command line"):
     --config-file's default_context, where YAML gives numbers and lists) or "replay file".
     """
     if via == "command line":
-        run = run_cookiecutter(["--no-input", SHOWN_TEMPLATE, *[f"{key}={value}" for key, value in answers.items()]])
+        run = run_cookiecutter(["--no-input", SHOWN_TEMPLATE, *command_line(answers)])
     elif via == "config file":
         config = yaml.safe_dump({"default_context": answers})
         run = run_cookiecutter(["--no-input", SHOWN_TEMPLATE, "--config-file", "answers.yaml"], config=config)
@@ -190,8 +195,14 @@ def variables(text):
 # Directives
 
 
+def plain_text(text):
+    """Comment text as nodes: `code` in backticks as code, the rest as it is (no other markup)."""
+    parts = text.split("`")
+    return [nodes.literal(text=part) if index % 2 else nodes.Text(part) for index, part in enumerate(parts) if part]
+
+
 def table(headers, rows, widths=None):
-    """A docutils table; each cell is a list of nodes, or (nodes, rows it spans) for a cell spanning rows."""
+    """A docutils table; each cell is a list of nodes, or (nodes, rows, columns) for one that spans more."""
     group = nodes.tgroup(cols=len(headers))
     for width in widths or [1] * len(headers):
         group += nodes.colspec(colwidth=width)
@@ -201,10 +212,12 @@ def table(headers, rows, widths=None):
     for cells in rows:
         row = nodes.row()
         for cell in cells:
-            content, spans = cell if isinstance(cell, tuple) else (cell, 1)
+            content, spans, columns = cell if isinstance(cell, tuple) else (cell, 1, 1)
             entry = nodes.entry("", nodes.paragraph("", "", *content))
             if spans > 1:
                 entry["morerows"] = spans - 1
+            if columns > 1:
+                entry["morecols"] = columns - 1
             row += entry
         body += row
     group += head
@@ -229,28 +242,34 @@ class HookErrors(SphinxDirective):
         rows = []
         for item, (answers, via), line in zip(items, calls, lines, strict=True):
             if via == "command line":
-                given = [nodes.literal(text=" ".join(shell_word(f"{k}={v}") for k, v in answers.items()))]
+                given = [nodes.literal(text=" ".join(map(shell_word, command_line(answers))))]
             else:
                 given = [nodes.literal(text=yaml.safe_dump(answers, default_flow_style=True).strip()[1:-1])]
                 given += [nodes.Text(f" in a {via}")]
             rule, _ = self.parse_inline(item["rule"])
             rows.append([rule, given, [nodes.literal(text=line)]])
-        return [table(["Rule", "Answer", "What the hook prints"], rows, widths=[3, 2, 5])]
+        return [table(["Rule", "Answer", "What the hook prints"], rows, widths=[30, 25, 45])]
 
 
 class CookiecutterOutput(SphinxDirective):
     """What `cookiecutter ARGS` prints, from a real run, as a console block.
 
     The argument is the command line after `cookiecutter`, as shown; the body, if any, is the file
-    that its --config-file names. Options: status (the exit status the run must end with; else the
-    build fails), filter (a regular expression: show only the lines it finds), python (options for
-    the Python that runs cookiecutter, shown as `python OPTIONS -m cookiecutter`).
+    that its --config-file names, shown above the command. Options: status (the exit status the run
+    must end with; else the build fails), nothing-written (the build fails if the run created
+    anything), filter (a regular expression: show only the lines it finds), python (options for the
+    Python that runs cookiecutter, shown as `python OPTIONS -m cookiecutter`).
     """
 
     required_arguments = 1
     final_argument_whitespace = True
     has_content = True
-    option_spec = {"status": directives.nonnegative_int, "filter": directives.unchanged, "python": directives.unchanged}
+    option_spec = {
+        "status": directives.nonnegative_int,
+        "filter": directives.unchanged,
+        "python": directives.unchanged,
+        "nothing-written": directives.flag,
+    }
 
     def run(self):
         args = shlex.split(self.arguments[0])
@@ -263,6 +282,8 @@ class CookiecutterOutput(SphinxDirective):
         command = shlex.join([*program, *args])
         if "status" in self.options and run.status != self.options["status"]:
             raise self.error(f"{command} exited {run.status}, not {self.options['status']}:\n{run.stdout}")
+        if "nothing-written" in self.options and run.written:
+            raise self.error(f"{command} wrote {run.written}:\n{run.stdout}")
         lines = run.stdout.rstrip("\n").splitlines()
         if "filter" in self.options:
             lines = [line for line in lines if re.search(self.options["filter"], line)]
@@ -271,7 +292,11 @@ class CookiecutterOutput(SphinxDirective):
         text = "\n".join([f"$ {command}", *lines])
         block = nodes.literal_block(text, text)
         block["language"] = "console"
-        return [block]
+        if config is None:
+            return [block]
+        shown_config = nodes.literal_block(config, config)
+        shown_config["language"] = "yaml"
+        return [shown_config, block]
 
 
 class EnvVariables(SphinxDirective):
@@ -280,25 +305,27 @@ class EnvVariables(SphinxDirective):
     required_arguments = 1
 
     def run(self):
-        path = Path(self.env.srcdir) / self.arguments[0]
+        _, path = self.env.relfn2path(self.arguments[0], self.env.docname)
+        self.env.note_dependency(path)
         rows = []
-        for group in env_example(path.read_text()):
+        for number, group in enumerate(env_example(Path(path).read_text())):
+            meaning = plain_text(" ".join(group.comment))
             if not group.variables:
-                continue  # the file's own introduction, and section notes
-            meaning, _ = self.parse_inline(" ".join(group.comment))
+                if number:  # a section's note (the file's own introduction is the text above the table)
+                    rows.append([(meaning, 1, 3)])
+                continue
             for index, variable in enumerate(group.variables):
                 if not variable.commented:
-                    default = [nodes.Text("not set; "), nodes.literal(text=f"{variable.name}={variable.value}")]
-                    default += [nodes.Text(" for local work")]
+                    default = [nodes.Text("for local work: "), nodes.literal(text=f"{variable.name}={variable.value}")]
                 elif variable.value:
                     default = [nodes.literal(text=variable.value)]
                 else:
                     default = [nodes.Text("not set")]
                 cells = [[nodes.literal(text=variable.name)], default]
                 if index == 0:
-                    cells.append((meaning, len(group.variables)))
+                    cells.append((meaning, len(group.variables), 1))
                 rows.append(cells)
-        return [table(["Variable", "Default", "Meaning"], rows, widths=[3, 2, 5])]
+        return [table(["Variable", "Default", "Meaning"], rows, widths=[30, 25, 45])]
 
 
 def setup(app):
