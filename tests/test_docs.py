@@ -147,13 +147,15 @@ def documented_answers(line):
 def test_error_lines_written_by_hand_are_what_the_hook_prints(bake):
     generated = bake(use_rest=True, use_realtime=True)
     pages = [TEMPLATE / "README.md", *DOCS.glob("*.md"), *generated.rglob("*.md")]
+    keys = "|".join(key for key in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if not key.startswith("_"))
     claims = {}
     for page in pages:
-        for line in re.findall(r"ERROR: [^`\n]+", page.read_text()):
-            if template_facts.HOOK_ERROR.fullmatch(line):
-                claims.setdefault(line, page.name)
+        # Every line about an answer, "ERROR: <key> ...", in whatever form it was written.
+        for line in re.findall(rf"ERROR: (?:{keys}) [^`\n]+", page.read_text()):
+            claims.setdefault(line, page.name)
     assert claims, "no error line of the hook found in the READMEs (the README shows one)"
     for line, page in claims.items():
+        assert template_facts.HOOK_ERROR.fullmatch(line), f"{page}: {line!r} is not in the form the hook prints"
         answers = documented_answers(line)
         try:
             printed = template_facts.hook_error(answers)
