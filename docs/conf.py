@@ -91,3 +91,4 @@ html_theme_options = {
     "fixed_sidebar": True,
 }
 html_show_sourcelink = False
+smartquotes = False  # commands in the text (e.g. from .env.example) must stay copyable: "..." not “...”
