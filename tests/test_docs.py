@@ -116,7 +116,9 @@ def hook_rules():
     tree = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
     problem = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "problem")
     (rules,) = [
-        node.value for node in ast.walk(problem) if isinstance(node, ast.Assign) and node.targets[0].id == "rules"
+        node.value
+        for node in ast.walk(problem)
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "rules"
     ]
     texts = []
     for element in rules.elts:
