@@ -72,6 +72,8 @@ myst_substitutions = {
     "python_default": f"`{PYTHONS[0]}`",
     "python_choices": ", ".join(f"`{version}`" for version in PYTHONS),
     "python_other": f"`{PYTHONS[-1]}`",
+    "drf_series": ".".join(pinned_version("djangorestframework").split(".")[:2]),
+    "spectacular_series": ".".join(pinned_version("drf-spectacular").split(".")[:2]),
 }
 
 sys.path.insert(0, str(DOCS_DIR))  # for template_facts
