@@ -13,11 +13,12 @@ from pathlib import Path
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 SLUG = ANSWERS["project_slug"]
 
-# Each yes/no option and the paths that exist only for it: removed when it is off.
+# Each yes/no option and the paths that exist only for it: removed when it is off (license: "none").
 OPTION_PATHS = {
     "use_rest": [f"{SLUG}/api"],
     "use_realtime": [f"{SLUG}/realtime"],
     "use_github_actions": [".github"],
+    "license": ["LICENSE"],
 }
 
 # Local development values only; .env is git-ignored and real environment variables win.
@@ -35,7 +36,7 @@ REALTIME_PUBLISH_KEY={publish_key}
 
 def main():
     for option, paths in OPTION_PATHS.items():
-        if not ANSWERS[option]:
+        if ANSWERS[option] in (False, "none"):
             for path in map(Path, paths):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 

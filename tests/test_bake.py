@@ -17,7 +17,9 @@ CORE_FILES = {
     ".env",
     ".env.example",
     ".gitignore",
+    ".pre-commit-config.yaml",
     ".python-version",
+    "LICENSE",
     "Procfile",
     "README.md",
     "app.json",
@@ -76,7 +78,7 @@ OPTION_FILES = {
             "views.py",
         ]
     },
-    "use_github_actions": {".github/workflows/ci.yml"},
+    "use_github_actions": {".github/dependabot.yml", ".github/workflows/ci.yml"},
     "init_git": set(),
 }
 # Words that must not appear anywhere in a project whose option is off.
