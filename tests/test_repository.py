@@ -233,6 +233,7 @@ def test_following_the_release_procedure_leaves_changelog_and_tags_agreeing(scra
     for command in (command.replace("X.Y.Z", version) for command in commands if command.startswith("git ")):
         subprocess.run(["bash", "-c", command], cwd=repo, check=True, env={**os.environ, **IDENTITY})
         assert changelog_problems(repo) == [], command
+    assert git(repo, "status", "--porcelain").stdout == ""  # the release commit holds every edit
     assert git(repo, "describe", "--exact-match", "HEAD").stdout.strip() == f"v{version}"
     pushed = git(origin, "ls-remote", "--tags", str(origin)).stdout
     assert f"refs/tags/v{version}" in pushed
