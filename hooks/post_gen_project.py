@@ -13,10 +13,11 @@ from pathlib import Path
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 SLUG = ANSWERS["project_slug"]
 
-# Each yes/no option and the paths that exist only for it: removed when it is off (license: "none").
+# Each option and the paths that exist only for it: removed when it is off (license, example_app: "none").
 OPTION_PATHS = {
     "use_rest": [f"{SLUG}/api"],
     "use_realtime": [f"{SLUG}/realtime"],
+    "example_app": [f"{SLUG}/board"],
     "use_github_actions": [".github"],
     "license": ["LICENSE"],
 }

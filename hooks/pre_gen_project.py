@@ -13,7 +13,7 @@ TAKEN |= {"tornado", "pytest", "test", "tests", "site", "static", "templates"}
 FREE_TEXT = ["project_name", "description", "author_name"]
 BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
 # The Django app label of each add-on; the project's own app, labelled by the slug, must not share it.
-ADDON_LABELS = {"use_rest": "api", "use_realtime": "realtime"}
+ADDON_LABELS = {"use_rest": "api", "use_realtime": "realtime", "example_app": "board"}
 PYTHONS = ["3.13", "3.12"]  # cookiecutter.json's choices (tests/test_hooks.py keeps them equal)
 EMAIL = re.compile(r"[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -32,19 +32,25 @@ def problem():
         ("project_slug", slug in sys.stdlib_module_names | TAKEN, "would shadow a module of that name"),
         (
             "project_slug",
-            any(ANSWERS[option] and slug == label for option, label in ADDON_LABELS.items()),
+            any(ANSWERS[option] not in (False, "none") and slug == label for option, label in ADDON_LABELS.items()),
             "is the app label of a chosen add-on",
         ),
         ("email", not EMAIL.fullmatch(ANSWERS["email"]), "is not an email address (name@domain)"),
         ("python_version", ANSWERS["python_version"] not in PYTHONS, f"must be one of {', '.join(PYTHONS)}"),
         *[(name, not isinstance(ANSWERS[name], bool), "must be true or false") for name in BOOLEANS],
+        # The example app is built on both add-ons.
+        (
+            "example_app",
+            ANSWERS["example_app"] == "board" and not (ANSWERS["use_rest"] and ANSWERS["use_realtime"]),
+            "needs use_rest=true and use_realtime=true",
+        ),
     ]
     return next(((field, rule) for field, broken, rule in rules if broken), None)
 
 
 EXAMPLES = {"project_name": '"My Project"', "description": '"A lightweight Django project."'}
 EXAMPLES |= {"author_name": '"Ada Lovelace"', "project_slug": "my_project", "email": "you@example.com"}
-EXAMPLES |= {"python_version": "3.13"} | dict.fromkeys(BOOLEANS, "false")
+EXAMPLES |= {"python_version": "3.13", "example_app": "none"} | dict.fromkeys(BOOLEANS, "false")
 
 if __name__ == "__main__":
     if found := problem():

@@ -53,6 +53,9 @@ INSTALLED_APPS = [
 {% if cookiecutter.use_realtime %}
     "{{ cookiecutter.project_slug }}.realtime",
 {% endif %}
+{% if cookiecutter.example_app == "board" %}
+    "{{ cookiecutter.project_slug }}.board",  # the example app: a task board on the REST and real-time add-ons
+{% endif %}
     "{{ cookiecutter.project_slug }}",
 ]
 

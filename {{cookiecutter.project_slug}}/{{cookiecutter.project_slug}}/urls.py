@@ -13,6 +13,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+{% if cookiecutter.example_app == "board" %}
+    path("", include("{{ cookiecutter.project_slug }}.board.urls")),  # /board/ and /api/board/, before /api/'s 404
+{% endif %}
 {% if cookiecutter.use_rest %}
     path("api/", include("{{ cookiecutter.project_slug }}.api.urls")),
 {% endif %}

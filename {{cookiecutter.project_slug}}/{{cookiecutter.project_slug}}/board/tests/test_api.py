@@ -1,0 +1,176 @@
+"""The board's API and page: who may use them, what they accept, what they answer."""
+
+import json
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from drf_spectacular.validation import validate_schema
+
+from ...realtime.tokens import check_token
+from ..models import Sprint, Task
+from .conftest import TASKS, create, task_url
+
+NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
+
+
+def test_anonymous_visitors_get_nothing_but_the_way_to_log_in(client, db):
+    for path in (TASKS, "/api/board/sprints/"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.json() == NOT_LOGGED_IN
+    page = client.get("/board/")
+    assert page.status_code == 302 and page["Location"] == "/board/login/?next=/board/"
+    assert client.get("/board/token").status_code == 403
+
+
+def test_anyone_can_log_in_on_the_board_login_page_not_only_staff(client, alice):
+    alice.set_password("a long enough password")
+    alice.save()
+    response = client.post("/board/login/", {"username": "alice", "password": "a long enough password"})
+    assert response.status_code == 302 and response["Location"] == "/board/"
+    assert client.get("/board/").status_code == 200
+
+
+def test_a_new_task_goes_to_the_end_of_its_column_and_says_who_made_it(as_alice, alice):
+    first = create(as_alice, title="Write the tests")
+    assert first | {"id": 0, "created": "", "updated": "", "etag": ""} == {
+        "id": 0,
+        "title": "Write the tests",
+        "description": "",
+        "status": "todo",
+        "position": 0.0,
+        "assignee": None,
+        "sprint": None,
+        "version": 1,
+        "created": "",
+        "updated": "",
+        "updated_by": "alice",
+        "etag": "",
+    }
+    assert create(as_alice, title="Then the code")["position"] == 1.0
+    assert create(as_alice, title="Review", status="doing")["position"] == 0.0
+    assert create(as_alice, title="First of all", position=-1)["position"] == -1.0
+
+
+def test_the_list_is_the_whole_board_in_order_as_one_json_array(as_alice):
+    created = [create(as_alice, title=title, position=position) for title, position in [("b", 2), ("a", 1), ("c", 3)]]
+    response = as_alice.get(TASKS)
+    assert response.status_code == 200
+    assert [task["title"] for task in response.json()] == ["a", "b", "c"]  # no pagination: a board is one page
+    assert {task["id"] for task in response.json()} == {task["id"] for task in created}
+
+
+def test_tasks_name_people_by_username_and_can_belong_to_a_sprint(as_alice, bob):
+    sprint = Sprint.objects.create(name="Sprint 1", end="2030-01-31")
+    task = create(as_alice, assignee="bob", sprint=sprint.pk)
+    assert (task["assignee"], task["sprint"]) == ("bob", sprint.pk)
+    assert Task.objects.get().assignee == bob
+    assert as_alice.get("/api/board/sprints/").json() == [{"id": sprint.pk, "name": "Sprint 1", "end": "2030-01-31"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({}, {"title": ["This field is required."]}),
+        ({"title": "   "}, {"title": ["This field may not be blank."]}),
+        ({"title": "x" * 201}, {"title": ["Ensure this field has no more than 200 characters."]}),
+        ({"title": "x", "status": "later"}, {"status": ['"later" is not a valid choice.']}),
+        ({"title": "x", "assignee": "nobody"}, {"assignee": ["Object with username=nobody does not exist."]}),
+        ({"title": "x", "position": "Infinity"}, {"position": ["A valid number is required."]}),
+        ({"title": "x", "sprint": 999}, {"sprint": ['Invalid pk "999" - object does not exist.']}),
+    ],
+)
+def test_invalid_tasks_are_refused_with_json_field_errors(as_alice, body, errors):
+    response = as_alice.post(TASKS, body, "application/json")
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert not Task.objects.exists()
+
+
+def test_a_deactivated_user_cannot_be_given_a_task(as_alice, bob):
+    bob.is_active = False
+    bob.save()
+    response = as_alice.post(TASKS, {"title": "x", "assignee": "bob"}, "application/json")
+    assert response.json() == {"assignee": ["Object with username=bob does not exist."]}
+
+
+def test_the_page_is_files_and_json_data_only_so_the_strict_csp_holds(as_alice, bob):
+    response = as_alice.get("/board/")
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    page = response.text
+    assert '<script type="module" src="/static/board/board.js"></script>' in page
+    assert '<script src="/static/realtime/realtime.js" defer></script>' in page
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S)
+    inline = [attributes for attributes, code in scripts if code.strip()]
+    assert inline == [' id="board-config" type="application/json"'], "the only inline script is data"
+    assert not re.search(r"\sstyle=", page) and "<style" not in page
+    config = json.loads(re.search(r'<script id="board-config" type="application/json">(.*?)</script>', page, re.S)[1])
+    assert config | {"csrfToken": ""} == {
+        "user": "alice",
+        "users": ["alice", "bob"],
+        "statuses": [
+            {"value": "todo", "label": "To do"},
+            {"value": "doing", "label": "Doing"},
+            {"value": "done", "label": "Done"},
+        ],
+        "channel": "board",
+        "tasksUrl": TASKS,
+        "sprintsUrl": "/api/board/sprints/",
+        "tokenUrl": "/board/token",
+        "loginUrl": "/board/login/",
+        "csrfToken": "",
+    }
+
+
+def test_the_socket_token_is_for_the_board_channel_and_this_user(as_alice, alice, settings):
+    response = as_alice.get("/board/token")
+    assert "no-cache" in response["Cache-Control"]
+    grant = response.json()
+    assert grant["url"] == f"wss://testserver:{settings.REALTIME_PORT}/ws"
+    assert (
+        check_token(grant["token"], "board", key=settings.SECRET_KEY, max_age=settings.REALTIME_TOKEN_MAX_AGE)
+        == alice.pk
+    )
+
+
+def test_the_home_page_links_the_board(client, db):
+    assert '<a href="/board/">Task board</a>' in client.get("/").text
+
+
+def test_the_admin_shows_the_tasks(client, alice):
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com")
+    client.force_login(admin)
+    create(client, title="Listed in the admin")
+    assert "Listed in the admin" in client.get("/admin/board/task/").text
+
+
+def schema(client):
+    return client.get("/api/schema/", {"format": "json"}).json()
+
+
+def test_the_schema_documents_the_board_with_its_validators_and_preconditions(client, db):
+    document = schema(client)
+    validate_schema(document)
+    tasks, task = document["paths"][TASKS], document["paths"]["/api/board/tasks/{id}/"]
+    assert set(tasks) == {"get", "post"} and set(task) == {"get", "put", "patch", "delete"}
+    for operation in (tasks["get"], task["get"]):
+        assert {"200", "304"} <= set(operation["responses"])
+        assert "ETag" in operation["responses"]["200"]["headers"]
+        assert "If-None-Match" in [parameter["name"] for parameter in operation["parameters"]]
+    assert "Last-Modified" in task["get"]["responses"]["304"]["headers"]
+    for method in ("put", "patch", "delete"):
+        if_match = next(parameter for parameter in task[method]["parameters"] if parameter["name"] == "If-Match")
+        assert if_match["in"] == "header" and if_match["required"]
+        responses = task[method]["responses"]
+        assert responses["412"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/StaleTask"}
+        assert responses["428"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert document["components"]["schemas"]["Task"]["properties"]["etag"]["readOnly"] is True
+
+
+def test_a_task_url_that_does_not_exist_is_a_json_404(as_alice):
+    response = as_alice.get(task_url(12345))
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No Task matches the given query."}
