@@ -1,25 +1,16 @@
 """
 The real-time server: a small Tornado process that holds the browsers' WebSockets.
 
-Django never writes to a socket. It publishes an event (publish.py); the broker hands
-it to every Tornado process, and each process writes it to its own sockets on that
+Django never writes to a socket. It publishes an event (publish.py); the broker (broker.py)
+hands it to every Tornado process, and each process writes it to its own sockets on that
 channel:
 
     browser <-WebSocket-> Tornado process (any number) <-Redis pub/sub- Django publish()
 
 Without REDIS_URL one process works alone and Django POSTs signed events to /publish.
 Run it with `python -m {{ cookiecutter.project_slug }}.realtime`. It reads like Tornado's chat demo: an Application,
-a handler whose class holds the open connections, and main().
-
-Protocol, JSON text frames. Connect to /ws?channel=NAME offering the subprotocols
-["realtime", TOKEN] (a header, so tokens stay out of URLs and access logs). Then:
-    browser -> {"type": "subscribe", "channel": NAME, "token": TOKEN} | {"type": "unsubscribe", ...}
-    server  -> {"type": "subscribed", "channel": NAME}
-               {"type": "message", "channel": NAME, "data": ...}
-               {"type": "resync"}  events may have been lost: fetch the current state again
-               {"type": "error", "error": TEXT}
-Close codes: 1001 server going away, 1007 malformed JSON, 1008 rate limit,
-1009 message too big, 1013 too slow to keep up (reconnect and re-sync).
+a handler whose class holds the open connections, and main(). What travels on a socket, and
+every close code, is described in protocol.py.
 
 https://www.tornadoweb.org/en/stable/websocket.html
 """
@@ -30,33 +21,28 @@ import hmac
 import json
 import logging
 import logging.config
-import random
 import signal
-import struct
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
 import tornado.web
 import tornado.websocket
 from django.core import signing
 from django.http.request import validate_host
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from tornado.iostream import StreamBufferFullError, StreamClosedError
 
-from .publish import REDIS_PREFIX
+from . import protocol
+from .broker import LocalBroker, RedisBroker
+from .protocol import SUBPROTOCOL, error_frame, json_frame, text_frame
 from .tokens import check_token, publish_signature, valid_channel
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL = "realtime"
 MAX_CHANNELS_PER_SOCKET = 20
 PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is refused
-CONTROL = "~control"  # always subscribed, so the listener always has a connection; not a valid channel name
-BACKOFF_MIN, BACKOFF_MAX = 0.5, 10.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -67,8 +53,9 @@ class Config:
     publish_key: str = ""
     redis_url: str = ""
     redis_options: dict = field(default_factory=dict)
-    # Host patterns as in ALLOWED_HOSTS ("example.com", ".example.com") or full origins.
+    # Host patterns as in ALLOWED_HOSTS ("example.com", ".example.com") or full origins; see origin_allowed().
     allowed_origins: list = field(default_factory=lambda: ["localhost", "127.0.0.1"])
+    plain_http: bool = False  # the site is served over plain HTTP too (SECURE_SSL_REDIRECT off, as under DEBUG)
     token_max_age: int = 60
     max_message_bytes: int = 64 * 1024
     rate_limit: float = 20  # messages per second from one browser, in bursts of up to twice that
@@ -87,6 +74,7 @@ class Config:
             redis_url=settings.REDIS_URL,
             redis_options=settings.REDIS_OPTIONS,
             allowed_origins=settings.REALTIME_ALLOWED_ORIGINS,
+            plain_http=not settings.SECURE_SSL_REDIRECT,
             token_max_age=settings.REALTIME_TOKEN_MAX_AGE,
             max_message_bytes=settings.REALTIME_MAX_MESSAGE_BYTES,
             rate_limit=settings.REALTIME_RATE_LIMIT,
@@ -97,37 +85,38 @@ class Config:
         )
 
 
-def origin_allowed(origin, allowed):
-    if origin in allowed:
-        return True
-    try:
-        host = urlsplit(origin).hostname
-    except ValueError:
-        return False
-    if not host:  # e.g. "null" from a sandboxed page
-        return False
-    host = f"[{host}]" if ":" in host else host
-    return validate_host(host, [pattern for pattern in allowed if "://" not in pattern])
+def origin_allowed(origin, allowed, plain_http=False):
+    """Whether a page from `origin` may open a socket.
 
-
-def text_frame(payload):
-    """One final, unmasked WebSocket text frame (RFC 6455 section 5.2).
-
-    Built once per event and written to every socket as is: encoding per socket
-    (Tornado's write_message) costs a copy and a task for each one.
+    `allowed` holds host patterns as in ALLOWED_HOSTS ("example.com", ".example.com", "*") and
+    full origins ("https://admin.example.com:8443"). A full origin matches exactly: scheme, host
+    and port (a default port may be left out). A host pattern matches its hosts on any port, over
+    the scheme the site is served with: HTTPS, and plain HTTP as well only when the site serves
+    it (plain_http: SECURE_SSL_REDIRECT off, as under DEBUG, where runserver and honcho serve
+    http://localhost). So a page on http://example.com, which an attacker on the network can
+    forge, cannot open sockets for the site on https://example.com.
     """
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x81, length)
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, length)
-    return header + payload
+    parsed = parse_origin(origin)
+    if parsed is None:
+        return False
+    if parsed in {parse_origin(entry) for entry in allowed if "://" in entry}:
+        return True
+    scheme, host, _ = parsed
+    host = f"[{host}]" if ":" in host else host
+    schemes = ("https", "http") if plain_http else ("https",)
+    return scheme in schemes and validate_host(host, [entry for entry in allowed if "://" not in entry])
 
 
-def json_frame(message):
-    return text_frame(json.dumps(message, separators=(",", ":")).encode())
+def parse_origin(origin):
+    """(scheme, host, port) of an http(s) origin, or None for anything else ("null", file://, garbage)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 class RateLimit:
@@ -163,10 +152,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         # Tornado lets a request without Origin through (non-browser clients) and skips
         # check_origin() for some same-origin cases, so the policy lives here, whole.
         origin = self.request.headers.get("Origin")
-        if origin is not None and not origin_allowed(origin, self.config.allowed_origins):
+        if origin is not None and not origin_allowed(origin, self.config.allowed_origins, self.config.plain_http):
             return self.refuse(403, "origin not allowed")
         offered = [value.strip() for value in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-        token = offered[1] if len(offered) == 2 and offered[0] == PROTOCOL else ""
+        token = offered[1] if len(offered) == 2 and offered[0] == SUBPROTOCOL else ""
         self.first_channel = self.get_query_argument("channel", "")
         if not self.token_is_valid(token, self.first_channel):
             return self.refuse(403, "missing, expired or invalid token")
@@ -192,7 +181,11 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         return True  # get() has already applied the allowlist
 
     def select_subprotocol(self, subprotocols):
-        return PROTOCOL
+        return SUBPROTOCOL
+
+    def get_websocket_protocol(self):
+        tornados = super().get_websocket_protocol()  # None for a WebSocket version other than 13
+        return tornados and protocol.StrictProtocol(self, False, tornados.params)
 
     async def open(self):
         self.connections.add(self)
@@ -209,43 +202,43 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     @classmethod
     async def keep_alive(cls, config):
-        """Ping every socket each ping_interval; close those that stay silent for ping_timeout.
+        """Every ping_interval, ping every socket, and drop those silent for longer than
+        ping_interval + ping_timeout: they have left a ping unanswered for ping_timeout.
 
-        One task for the whole process: Tornado's own websocket_ping_interval runs a task
-        per socket, which cost 2.7 KB of memory per socket in the template's benchmark.
+        One task for the whole process: Tornado's own websocket_ping_interval runs a task per
+        socket, which cost 2.7 KB of memory per socket in the template's benchmark.
         """
-        next_ping = time.monotonic() + config.ping_interval
         while cls.connections:
-            await asyncio.sleep(next_ping - time.monotonic())
-            pinged_at, sockets = time.monotonic(), list(cls.connections)
-            next_ping = pinged_at + config.ping_interval
-            for socket in sockets:
-                with contextlib.suppress(tornado.websocket.WebSocketClosedError):
-                    socket.ping()
-            await asyncio.sleep(config.ping_timeout)
-            for socket in sockets:
-                if socket.heard < pinged_at and socket in cls.connections:
-                    socket.close(reason="ping timed out")
+            await asyncio.sleep(config.ping_interval)
+            silent_since = time.monotonic() - config.ping_interval - config.ping_timeout
+            for socket in list(cls.connections):
+                if socket.heard < silent_since:
+                    socket.drop("ping timed out")
+                else:
+                    with contextlib.suppress(tornado.websocket.WebSocketClosedError):
+                        socket.ping()
 
     async def on_message(self, message):
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # frames that were on their way when we closed
         self.heard = time.monotonic()
         if not self.rate_limit.allow():
             return self.close(1008, "rate limit exceeded")
         try:
-            request = json.loads(message)
-            kind, channel = request["type"], request.get("channel")
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return self.close(1007, "malformed JSON")
-        if kind == "subscribe":
-            if not self.token_is_valid(request.get("token"), channel):
-                return self.send(json_frame({"type": "error", "channel": channel, "error": "invalid token"}))
-            await self.join(channel)
-        elif kind == "unsubscribe" and channel in self.channels:
-            self.leave(channel)
-        elif kind == "ping":
-            self.send(json_frame({"type": "pong"}))
+            request = protocol.parse(message)
+        except protocol.Close as close:
+            return self.close(close.code, close.reason)
+        except protocol.Invalid as invalid:
+            return self.send(invalid.frame)
+        if request.type == "subscribe":
+            if not self.token_is_valid(request.token, request.channel):
+                return self.send(error_frame("invalid token", request.channel))
+            await self.join(request.channel)
+        elif request.type == "unsubscribe":
+            self.leave(request.channel)
+            self.send(json_frame({"type": "unsubscribed", "channel": request.channel}))
         else:
-            self.send(json_frame({"type": "error", "error": "unknown message type"}))
+            self.send(json_frame({"type": "pong"}))
 
     def on_close(self):
         self.connections.discard(self)
@@ -255,13 +248,15 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     async def join(self, channel):
         if channel not in self.channels:
             if len(self.channels) >= MAX_CHANNELS_PER_SOCKET:
-                return self.send(json_frame({"type": "error", "channel": channel, "error": "too many channels"}))
+                return self.send(error_frame("too many channels", channel))
             self.channels.add(channel)
             self.listeners[channel].add(self)
-            await self.broker.subscribe(channel)
+        await self.broker.subscribe(channel)  # at once if this process already receives the channel
         self.send(json_frame({"type": "subscribed", "channel": channel}))
 
     def leave(self, channel):
+        if channel not in self.channels:
+            return
         self.channels.discard(channel)
         self.listeners[channel].discard(self)
         if not self.listeners[channel]:
@@ -293,6 +288,14 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         except StreamClosedError:
             pass
 
+    def drop(self, reason):
+        """A close frame, then the TCP connection closed at once: a peer that stopped answering
+        will not send its half of the closing handshake, which Tornado would wait 5 s for."""
+        connection = self.ws_connection  # close() forgets it
+        self.close(reason=reason)
+        if connection is not None:
+            connection.stream.close()
+
     @classmethod
     def broadcast(cls, channel, event):
         """Write one event to every socket on `channel` in this process."""
@@ -303,9 +306,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                 socket.send(frame)
 
     @classmethod
-    def resync_all(cls):
+    def resync(cls, channel=None):
+        """Ask the sockets on `channel` (or all) to fetch the current state: events may have been lost."""
         frame = json_frame({"type": "resync"})
-        for socket in list(cls.connections):
+        for socket in list(cls.listeners.get(channel, ()) if channel else cls.connections):
             socket.send(frame)
 
     @classmethod
@@ -353,7 +357,7 @@ class PublishHandler(tornado.web.RequestHandler):
 
 
 class HealthHandler(tornado.web.RequestHandler):
-    """200 while the broker is usable, 503 while it is reconnecting."""
+    """200 while the broker is usable, 503 while it is (re)connecting."""
 
     def initialize(self, config, broker):
         self.broker = broker
@@ -366,151 +370,13 @@ class HealthHandler(tornado.web.RequestHandler):
         self.finish({"status": status, "broker": self.broker.state, "connections": len(SocketHandler.connections)})
 
 
-class LocalBroker:
-    """No Redis: this process is the only one, so publishing is delivering."""
-
-    state = "embedded"
-
-    def __init__(self, deliver):
-        self.deliver = deliver
-
-    async def start(self):
-        pass
-
-    async def stop(self):
-        pass
-
-    async def subscribe(self, channel):
-        pass
-
-    def unsubscribe(self, channel):
-        pass
-
-    async def publish(self, channel, event):
-        self.deliver(channel, event)
-
-
-class RedisBroker:
-    """Redis pub/sub with ONE subscription per channel per process, however many sockets listen.
-
-    A supervised listener owns the subscribing connection. When Redis goes away it
-    reconnects with backoff and jitter, subscribes again, and asks every browser to
-    re-sync, because events published meanwhile are gone: pub/sub is at-most-once.
-    """
-
-    def __init__(self, url, options, deliver, resync, max_message_bytes=64 * 1024):
-        # retry=0: redis-py would otherwise reconnect quietly (losing events unseen) and,
-        # after a longer outage, end listen() for good. The supervisor below does it instead.
-        self.redis = aioredis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, health_check_interval=15, **options
-        )
-        self.deliver, self.resync, self.max_message_bytes = deliver, resync, max_message_bytes
-        self.confirmed = {}  # channel -> Future, done when Redis confirms the subscription
-        self.state = "connecting"
-        self.waiting_for = set()  # subscriptions sent but not yet confirmed since the last (re)connect
-        self.pubsub = None
-        self.listener = None
-        self.background = set()  # keeps fire-and-forget tasks referenced until they finish
-
-    async def start(self):
-        self.listener = asyncio.create_task(self.listen_forever())
-
-    async def stop(self):
-        if self.listener:
-            self.listener.cancel()
-            await asyncio.gather(self.listener, return_exceptions=True)
-        await self.redis.aclose()
-
-    async def subscribe(self, channel):
-        """Wait (at most 5 s) until this process receives `channel`'s events."""
-        if channel not in self.confirmed:
-            self.confirmed[channel] = asyncio.get_running_loop().create_future()
-            if self.state == "connected":
-                # On failure the listener notices too, reconnects and subscribes again.
-                with contextlib.suppress(aioredis.RedisError, OSError):
-                    await self.pubsub.subscribe(REDIS_PREFIX + channel)
-        # Redis is down (or the socket left meanwhile): the browser gets a resync once it is back.
-        with contextlib.suppress(TimeoutError, KeyError):
-            await asyncio.wait_for(asyncio.shield(self.confirmed[channel]), 5)
-
-    def unsubscribe(self, channel):
-        self.confirmed.pop(channel, None)
-        self.waiting_for.discard(channel)
-        if self.state == "connected":
-            task = asyncio.ensure_future(self.pubsub.unsubscribe(REDIS_PREFIX + channel))
-            self.background.add(task)
-            task.add_done_callback(self.finished)
-
-    def finished(self, task):
-        self.background.discard(task)
-        if not task.cancelled():
-            task.exception()  # a failed unsubscribe is harmless: a reconnect starts clean
-
-    async def publish(self, channel, event):
-        await self.redis.publish(REDIS_PREFIX + channel, event)
-
-    async def listen_forever(self):
-        delay, reconnecting, handled = BACKOFF_MIN, False, 0
-        while True:
-            self.pubsub = self.redis.pubsub()
-            try:
-                loop = asyncio.get_running_loop()
-                for channel in self.confirmed:  # every subscription must be confirmed again
-                    self.confirmed[channel] = loop.create_future()
-                sent = set(self.confirmed)
-                await self.pubsub.subscribe(REDIS_PREFIX + CONTROL, *(REDIS_PREFIX + channel for channel in sent))
-                self.state = "connected"
-                if late := set(self.confirmed) - sent:  # sockets joined while we were subscribing
-                    await self.pubsub.subscribe(*(REDIS_PREFIX + channel for channel in late))
-                self.waiting_for = set(self.confirmed) | {CONTROL}
-                while True:
-                    message = await self.pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self.handle(message)
-                        handled += 1
-                        if handled % 16 == 0:
-                            # In a burst get_message() returns without yielding: let the loop run now
-                            # and then (handshakes, pings, and the callbacks of writes queued for sockets
-                            # that are behind, which otherwise pile up by the million in a big burst).
-                            await asyncio.sleep(0)
-                    if reconnecting and not self.waiting_for:
-                        logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.confirmed))
-                        self.resync()  # tell browsers to fetch what they missed meanwhile
-                    if not self.waiting_for:
-                        delay, reconnecting = BACKOFF_MIN, False
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if self.state != "disconnected":
-                    logger.warning("Real-time: lost Redis (%s); reconnecting", type(error).__name__)
-                self.state, reconnecting = "disconnected", True
-            finally:
-                with contextlib.suppress(Exception):  # the connection is already broken
-                    await self.pubsub.aclose()
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
-            delay = min(delay * 2, BACKOFF_MAX)
-
-    def handle(self, message):
-        channel = message["channel"].decode().removeprefix(REDIS_PREFIX)
-        if message["type"] == "message":
-            event = message["data"]
-            if len(event) > self.max_message_bytes:
-                logger.warning("Real-time: dropped a %d-byte event on %r (over the limit)", len(event), channel)
-            else:
-                self.deliver(channel, event)
-        elif message["type"] == "subscribe":
-            if (future := self.confirmed.get(channel)) and not future.done():
-                future.set_result(None)
-            self.waiting_for.discard(channel)
-
-
 def make_broker(config):
     if config.redis_url:
         return RedisBroker(
             config.redis_url,
             config.redis_options,
             SocketHandler.broadcast,
-            SocketHandler.resync_all,
+            SocketHandler.resync,
             config.max_message_bytes,
         )
     return LocalBroker(SocketHandler.broadcast)
@@ -524,17 +390,15 @@ def log_request(handler):
     log("%d %s %s (%s) %.1fms", status, request.method, request.path, request.remote_ip, 1000 * request.request_time())
 
 
-def make_app(config, broker):
-    dependencies = {"config": config, "broker": broker}
-    return tornado.web.Application(
-        [
+class Application(tornado.web.Application):
+    def __init__(self, config, broker):
+        dependencies = {"config": config, "broker": broker}
+        handlers = [
             (r"/ws", SocketHandler, dependencies),
             (r"/publish", PublishHandler, dependencies),
             (r"/healthz", HealthHandler, dependencies),
-        ],
-        websocket_max_message_size=config.max_message_bytes,
-        log_function=log_request,
-    )
+        ]
+        super().__init__(handlers, websocket_max_message_size=config.max_message_bytes, log_function=log_request)
 
 
 async def shutdown(server, broker, grace=5.0):
@@ -560,7 +424,13 @@ async def main(port):
     logging.config.dictConfig(settings.LOGGING)
     config = Config.from_django_settings()
     broker = make_broker(config)
-    server = make_app(config, broker).listen(port, xheaders=True, max_body_size=config.max_message_bytes + 4096)
+    try:
+        server = Application(config, broker).listen(port, xheaders=True, max_body_size=config.max_message_bytes + 4096)
+    except OSError as error:  # most often another process on the port: one line, not a traceback
+        raise SystemExit(
+            f"Real-time server: cannot listen on port {port}: {error.strerror}. Stop whatever holds it, "
+            "or choose another port with REALTIME_PORT (or --port)."
+        ) from None
     await broker.start()
     logger.info("Real-time server on port %d, broker: %s", port, "Redis" if config.redis_url else "this process")
     stopping = asyncio.Event()

@@ -4,12 +4,15 @@ serving() starts the Tornado app in that loop on a random 127.0.0.1 port.
 """
 
 import asyncio
+import base64
+import collections
 import contextlib
 import inspect
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -24,7 +27,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.websocket import websocket_connect
 
-from ..server import Config, PublishHandler, SocketHandler, make_app, make_broker, shutdown
+from ..server import Application, Config, PublishHandler, SocketHandler, make_broker, shutdown
 from ..tokens import make_token
 
 PUBLISH_KEY = "publish-key-for-tests"
@@ -36,7 +39,8 @@ def pytest_pyfunc_call(pyfuncitem):
     """Run `async def test_...` functions to completion, each in its own event loop."""
     if inspect.iscoroutinefunction(pyfuncitem.obj):
         arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**arguments), timeout=45))
+        # A guard against a hung test, far above any test's own deadlines (on a slow, loaded machine too).
+        asyncio.run(asyncio.wait_for(pyfuncitem.obj(**arguments), timeout=180))
         return True
     return None
 
@@ -59,8 +63,8 @@ def config():
         max_message_bytes=1024,
         rate_limit=5,
         max_connections=3,
-        ping_interval=0.2,
-        ping_timeout=0.3,
+        ping_interval=0.1,
+        ping_timeout=1,  # a pong later than this, even on a loaded machine, means a dead client
         send_buffer_bytes=64 * 1024,
     )
 
@@ -86,7 +90,7 @@ async def serving(config, broker=None):
     """The real-time app on a random port in this event loop; shut down (1001) on exit."""
     broker = broker or make_broker(config)
     sockets = bind_sockets(0, "127.0.0.1")
-    server = HTTPServer(make_app(config, broker), max_body_size=config.max_message_bytes + 4096)
+    server = HTTPServer(Application(config, broker), max_body_size=config.max_message_bytes + 4096)
     server.add_sockets(sockets)
     await broker.start()
     try:
@@ -98,13 +102,18 @@ async def serving(config, broker=None):
         PublishHandler.seen.clear()
 
 
-async def receive(connection, timeout=5):
+# Deadlines in these tests are generous upper bounds on an event that normally takes milliseconds;
+# only a failing test waits that long. Absence is never tested by waiting: see nothing_but().
+EVENT_DEADLINE = 30
+
+
+async def receive(connection, timeout=EVENT_DEADLINE):
     """The next message as a dict, or None when the server closed the socket."""
     text = await asyncio.wait_for(connection.read_message(), timeout)
     return None if text is None else json.loads(text)
 
 
-async def until(condition, timeout=10):
+async def until(condition, timeout=EVENT_DEADLINE):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -142,6 +151,19 @@ class RedisServer:
     def stop(self):
         self.process.terminate()
         self.process.wait(5)
+
+
+@pytest.fixture
+def redis_url(settings, transactional_db):
+    """REDIS_URL from the environment (CI's Redis service), for Django and the servers alike."""
+    from .. import publish as publisher
+
+    url = os.environ.get("REDIS_URL", "")
+    require(url, "Redis (REDIS_URL)")
+    settings.REDIS_URL = url
+    publisher._redis_client = None
+    yield url
+    publisher._redis_client = None
 
 
 @pytest.fixture
@@ -185,11 +207,12 @@ def health(port):
         return None, None
 
 
-@contextlib.contextmanager
-def realtime_process(tmp_path, **variables):
-    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, once it answers."""
-    port = free_port()
-    environment = {
+SERVER_COMMAND = [sys.executable, "-m", __package__.rsplit(".", 1)[0]]  # as the Procfile runs it
+
+
+def server_environment(**variables):
+    """A production-like environment for a server process: nothing inherited but PATH."""
+    return {
         "PATH": os.environ["PATH"],
         "DEBUG": "false",
         "SECRET_KEY": settings.SECRET_KEY,
@@ -197,11 +220,17 @@ def realtime_process(tmp_path, **variables):
         "REALTIME_PUBLISH_KEY": PUBLISH_KEY,
         **variables,
     }
+
+
+@contextlib.contextmanager
+def realtime_process(tmp_path, **variables):
+    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, once it answers."""
+    port = free_port()
     log = open(tmp_path / f"realtime-{port}.log", "w+")  # noqa: SIM115 - closed below
-    command = [sys.executable, "-m", __package__.rsplit(".", 1)[0], "--port", str(port)]
-    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=environment, stderr=log)  # noqa: S603
+    command = [*SERVER_COMMAND, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=server_environment(**variables), stderr=log)  # noqa: S603
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a generous bound on Django's and Tornado's start on a loaded machine
         while health(port)[0] is None:
             assert process.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.05)
@@ -212,3 +241,87 @@ def realtime_process(tmp_path, **variables):
             process.kill()
             process.wait()
         log.close()
+
+
+def raw_websocket(port, token, receive_buffer=None):
+    """A socket that does the handshake by hand, then sends and reads exactly what a test says."""
+    raw = socket.socket()
+    if receive_buffer:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    raw.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        f"GET /ws?channel=demo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: realtime, {token}\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += raw.recv(1)  # byte by byte, so not one byte of the first frame is consumed here
+    assert response.startswith(b"HTTP/1.1 101"), response
+    raw.setblocking(False)
+    return raw
+
+
+def client_frame(opcode, payload):
+    """One final frame as a client must send it: masked (RFC 6455 section 5.3)."""
+    mask, length = os.urandom(4), len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+    return header + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
+def split_frames(data):
+    """The complete (opcode, payload) frames at the start of `data`, and how many bytes they took.
+    Server frames are unmasked."""
+    found, at = [], 0
+    while at + 2 <= len(data):
+        opcode, length, start = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
+        if length >= 126:
+            size = 2 if length == 126 else 8
+            if start + size > len(data):
+                break
+            length, start = int.from_bytes(data[start : start + size], "big"), start + size
+        if start + length > len(data):
+            break  # the rest has not arrived yet
+        found.append((opcode, bytes(data[start : start + length])))
+        at = start + length
+    return found, at
+
+
+class RawFrames:
+    """Server frames read from a raw socket as they arrive. Each byte is parsed once, so reading
+    a backlog of megabytes costs the same whether it comes in one recv() or in thousands."""
+
+    def __init__(self, raw):
+        self.raw, self.pending, self.frames = raw, bytearray(), collections.deque()
+
+    async def next(self, timeout=EVENT_DEADLINE):
+        """The next (opcode, payload), or None once the server has closed the TCP connection."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.frames:
+            chunk = await asyncio.wait_for(loop.sock_recv(self.raw, 1 << 20), deadline - loop.time())
+            if not chunk:
+                return None
+            self.pending += chunk
+            found, used = split_frames(self.pending)
+            del self.pending[:used]
+            self.frames.extend(found)
+        return self.frames.popleft()
+
+    async def close_frame(self, timeout=EVENT_DEADLINE):
+        """Skip frames up to the server's close frame and answer it, as browsers do (RFC 6455 section
+        5.5.1); (code, reason), or None if the TCP connection ended first."""
+        while (frame := await self.next(timeout)) is not None:
+            opcode, payload = frame
+            if opcode == 0x8:
+                with contextlib.suppress(OSError):  # the server may have closed TCP already
+                    await asyncio.get_running_loop().sock_sendall(self.raw, client_frame(0x8, payload[:2]))
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                return code, payload[2:].decode(errors="replace")
+        return None

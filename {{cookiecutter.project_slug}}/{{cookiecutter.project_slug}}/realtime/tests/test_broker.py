@@ -1,19 +1,25 @@
 """Django's publish() and the Redis broker when things go wrong: down, slow, restarted."""
 
 import asyncio
+import contextlib
 import json
+import os
+import random
+import secrets
 import socket
 import threading
 import time
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from django.db import transaction
 
 from .. import publish as publisher
-from ..publish import REDIS_PREFIX, publish
-from ..server import RedisBroker, SocketHandler
-from .conftest import PUBLISH_KEY, free_port, health, open_socket, receive, serving, until
+from ..broker import RedisBroker
+from ..publish import REDIS_PREFIX, encode_event, publish
+from ..server import SocketHandler
+from .conftest import EVENT_DEADLINE, PUBLISH_KEY, free_port, health, open_socket, receive, serving, until
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +47,8 @@ def test_publish_with_the_broker_down_or_hung_returns_in_time_and_logs(settings,
     settings.REALTIME_PUBLISH_URL = f"http://127.0.0.1:{port}/publish"
     started = time.monotonic()
     publish("demo", {"text": "hello"})  # outside a transaction: sent at once
-    elapsed = time.monotonic() - started
-    assert elapsed < settings.REALTIME_PUBLISH_TIMEOUT + 0.3
+    # An upper bound, generous for a loaded machine, that still tells "bounded" from "hangs".
+    assert time.monotonic() - started < settings.REALTIME_PUBLISH_TIMEOUT + 3
     assert "Real-time publish to 'demo' dropped after" in caplog.text
     assert "hello" not in caplog.text  # events are not logged
 
@@ -79,12 +85,15 @@ async def test_django_publishes_to_the_embedded_server_over_signed_http(config, 
         assert await receive(client) == {"type": "message", "channel": "demo", "data": {"text": "over HTTP"}}
 
 
-@pytest.mark.parametrize("outage", [1, 16], ids=["short outage", "long outage (redis-py's listen() gives up)"])
+@pytest.mark.parametrize(
+    "failed_reconnects", [0, 5], ids=["short outage", "long outage (reconnects fail, the backoff reaches its top)"]
+)
 async def test_delivery_resumes_after_redis_restarts_without_restarting_tornado(
-    config, settings, caplog, redis_server, outage
+    config, settings, caplog, redis_server, failed_reconnects
 ):
     settings.REDIS_URL = redis_server.url
-    broker = RedisBroker(redis_server.url, {}, SocketHandler.broadcast, SocketHandler.resync_all)
+    fast = (0.05, 0.2)  # the backoff, shortened: the test counts reconnects instead of waiting seconds
+    broker = RedisBroker(redis_server.url, {}, SocketHandler.broadcast, SocketHandler.resync, backoff=fast)
     async with serving(config, broker) as served:
         client = await open_socket(served.port)
         await asyncio.to_thread(publish, "demo", "before")
@@ -93,15 +102,34 @@ async def test_delivery_resumes_after_redis_restarts_without_restarting_tornado(
         redis_server.stop()
         await until(lambda: broker.state == "disconnected")
         assert (await asyncio.to_thread(health, served.port))[0] == 503
-        await asyncio.sleep(outage)
+        await until(lambda: broker.failures > failed_reconnects)  # the first failure is losing the connection
         redis_server.start()
 
-        assert await receive(client, timeout=15) == {"type": "resync"}  # events may have been lost meanwhile
+        assert await receive(client) == {"type": "resync"}  # events may have been lost meanwhile
         assert (await asyncio.to_thread(health, served.port))[0] == 200
         # Django's pooled connection died with Redis; the next publish() still gets through.
         await asyncio.to_thread(publish, "demo", "after")
         assert (await receive(client))["data"] == "after"
         assert "dropped" not in caplog.text
+        assert caplog.text.count("Real-time: lost Redis") == 1  # one line per outage, however many attempts
+        assert "Real-time: Redis is back; 1 channels subscribed again" in caplog.text
+
+
+async def test_a_socket_told_subscribed_before_redis_confirmed_is_asked_to_resync(config, redis_server):
+    """Waits are bounded: when Redis is slow to confirm a subscription the socket is told
+    "subscribed" anyway, and "resync" once Redis has confirmed, for what it may have missed."""
+    config.redis_url = redis_server.url
+    admin = aioredis.Redis.from_url(redis_server.url)
+    async with serving(config) as served:
+        await until(lambda: served.broker.state == "connected")
+        served.broker.subscribe_wait = 0.1
+        await admin.execute_command("CLIENT", "PAUSE", 2000, "ALL")  # Redis runs no command for 2 s
+        client = await open_socket(served.port)  # "subscribed", after 0.1 s
+        assert await receive(client) == {"type": "resync"}  # after the pause, when Redis confirmed
+        assert served.broker.channels == {"demo"}
+        await admin.publish(REDIS_PREFIX + "demo", encode_event("demo", "then"))
+        assert (await receive(client))["data"] == "then"
+    await admin.aclose()
 
 
 class BlackHoleProxy:
@@ -142,7 +170,7 @@ class BlackHoleProxy:
         self.listener.close()
 
 
-def next_event(listener, timeout=5):
+def next_event(listener, timeout=EVENT_DEADLINE):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if message := listener.get_message(timeout=0.1):  # None for the subscribe confirmation
@@ -159,8 +187,184 @@ def test_a_pooled_connection_that_died_silently_costs_one_attempt_not_the_event(
     proxy.silence_open_connections()
     started = time.monotonic()
     publish("demo", "after")  # times out on the silent connection, then goes through a new one
-    assert time.monotonic() - started < settings.REALTIME_PUBLISH_TIMEOUT + 0.5
+    assert time.monotonic() - started < settings.REALTIME_PUBLISH_TIMEOUT + 3  # generous, as above
     assert [next_event(listener), next_event(listener)] == ["before", "after"]
     assert "dropped" not in caplog.text
     listener.close()
     proxy.close()
+
+
+class Listener:
+    """One browser in the churn test. It records when it was told it listens to a channel
+    ("subscribed" arrived) until it asked to stop, and every event it receives."""
+
+    def __init__(self, served, channel):
+        self.served, self.first = served, channel
+        self.since = {}  # channel -> when its "subscribed" arrived
+        self.spans = []  # (channel, listening since, until): the channel's events in between are owed
+        self.received, self.unexpected = set(), []
+        self.joining = {}  # channel -> Future, done when "subscribed" arrives
+
+    async def open(self):
+        joined = self.joining[self.first] = asyncio.get_running_loop().create_future()
+        self.connection = await self.served.connect(self.first)
+        self.reader = asyncio.create_task(self.read())
+        await joined
+
+    async def read(self):
+        while (text := await self.connection.read_message()) is not None:
+            message = json.loads(text)
+            if message["type"] == "message":
+                self.received.add(message["data"])
+            elif message["type"] == "subscribed" and message["channel"] in self.joining:
+                self.since[message["channel"]] = time.monotonic()
+                self.joining.pop(message["channel"]).set_result(None)
+            elif message["type"] != "unsubscribed":
+                self.unexpected.append(message)  # a resync or an error: neither has a reason to happen here
+
+    def join(self, channel):
+        """Ask to join `channel` at once; returns a Future done when "subscribed" arrives."""
+        joined = self.joining[channel] = asyncio.get_running_loop().create_future()
+        token = self.served.token(channel)
+        self.connection.write_message(json.dumps({"type": "subscribe", "channel": channel, "token": token}))
+        return joined
+
+    def leave(self, channel):
+        self.spans.append((channel, self.since.pop(channel), time.monotonic()))
+        self.connection.write_message(json.dumps({"type": "unsubscribe", "channel": channel}))
+
+    def owed(self, events):
+        """The ids of the events published while this socket listened to their channel, start to end."""
+        spans = self.spans + [(channel, since, float("inf")) for channel, since in self.since.items()]
+        return {
+            number
+            for number, channel, published_from, published_until in events
+            for listened, since, until in spans
+            if listened == channel and since <= published_from and published_until <= until
+        }
+
+
+async def test_every_socket_gets_every_event_published_while_it_listens_however_channels_churn(config, redis_url):
+    """Many sockets join and leave a few channels at random, in rounds that land together (so
+    the last socket leaving a channel and another joining it meet), while events are published
+    to Redis all along. Every socket must receive every event published while it listened, and
+    at the end Redis must hold exactly the subscriptions the broker believes it holds."""
+    seed = int(os.environ.get("REALTIME_CHURN_SEED") or random.randrange(1 << 32))  # noqa: S311 - not crypto
+    rng = random.Random(seed)  # noqa: S311 - the same choices again for the same seed
+    replay = f"seed {seed} (replay the same choices with REALTIME_CHURN_SEED={seed})"
+    channels = [f"churn-{secrets.token_hex(4)}-{number}" for number in range(8)]  # Redis may be shared
+    config.redis_url, config.max_connections, config.rate_limit = redis_url, 100, 10_000
+    publisher = aioredis.Redis.from_url(redis_url)
+    events, stop = [], asyncio.Event()
+
+    async def publish_all_along():
+        while not stop.is_set():
+            channel = rng.choice(channels)
+            number = len(events)
+            published_from = time.monotonic()
+            await publisher.publish(REDIS_PREFIX + channel, encode_event(channel, number))
+            events.append((number, channel, published_from, time.monotonic()))
+            await asyncio.sleep(rng.random() / 500)
+
+    def round_of_changes(listeners):
+        """Random joins and leaves, one per socket at most, in random order. Among them, hand-overs:
+        a channel's only listener here leaves while another socket joins it, the race of issue 8."""
+        changes, busy = [], set()
+        for channel in channels:
+            on = [listener for listener in listeners if channel in listener.since]
+            off = [listener for listener in listeners if channel not in listener.since and listener not in busy]
+            if len(on) == 1 and on[0] not in busy and off and rng.random() < 0.7:
+                joining = rng.choice(off)
+                busy |= {on[0], joining}
+                changes += [(on[0].leave, channel), (joining.join, channel)]
+        for listener in rng.sample(listeners, rng.randint(0, len(listeners))):
+            joined = list(listener.since)
+            if listener in busy:
+                continue
+            if joined and (rng.random() < 0.5 or len(joined) == len(channels)):
+                changes.append((listener.leave, rng.choice(joined)))
+            else:
+                changes.append((listener.join, rng.choice([channel for channel in channels if channel not in joined])))
+        rng.shuffle(changes)
+        return changes
+
+    async with serving(config) as served:
+        broker = served.broker
+        listeners = [Listener(served, rng.choice(channels)) for _ in range(12)]
+        await asyncio.gather(*(listener.open() for listener in listeners))
+        publishing = asyncio.create_task(publish_all_along())
+        for _ in range(100):
+            # Every change of a round is written in the same instant, so the server reads them together.
+            joined = [change(channel) for change, channel in round_of_changes(listeners)]
+            await asyncio.gather(*filter(None, joined))
+        stop.set()
+        await publishing
+
+        owed = {listener: listener.owed(events) for listener in listeners}
+        with contextlib.suppress(AssertionError):  # the assertions below say what is missing
+            await until(lambda: all(owed[listener] <= listener.received for listener in listeners))
+        for number, listener in enumerate(listeners):
+            missing = sorted(owed[listener] - listener.received)
+            lost = [event for event in events if event[0] in missing]
+            assert not missing, f"socket {number} missed {len(missing)} events, e.g. {lost[:3]}; {replay}"
+            assert not listener.unexpected, f"socket {number} got {listener.unexpected[:3]}; {replay}"
+
+        # Redis holds one subscription per channel that has sockets here, and none for the others.
+        listened = {channel for channel in channels if SocketHandler.listeners.get(channel)}
+        await until(lambda: broker.channels == listened)
+        subscribers = dict(await publisher.pubsub_numsub(*(REDIS_PREFIX + channel for channel in channels)))
+        numsub = {channel: subscribers[(REDIS_PREFIX + channel).encode()] for channel in channels}
+        assert numsub == {channel: int(channel in listened) for channel in channels}, replay
+        for listener in listeners:
+            listener.connection.close()
+        await until(lambda: not SocketHandler.connections and not broker.channels)
+        subscribers = dict(await publisher.pubsub_numsub(*(REDIS_PREFIX + channel for channel in channels)))
+        assert not any(subscribers.values()), f"Redis still has {subscribers} after every socket left; {replay}"
+    await publisher.aclose()
+
+
+async def test_the_last_socket_leaving_as_another_joins_leaves_redis_subscribed(redis_url):
+    """The race behind issue 8: the last listener of a channel leaves and, before anything else
+    runs, another one joins. Redis must end up subscribed, and say so."""
+    channel = f"race-{secrets.token_hex(4)}"
+    delivered = []
+    broker = RedisBroker(redis_url, {}, lambda channel, event: delivered.append(event), lambda *channel: None)
+    await broker.start()
+    publisher = aioredis.Redis.from_url(redis_url)
+    try:
+        await broker.subscribe(channel)  # the first socket joins
+        broker.unsubscribe(channel)  # ...and leaves, the last one here
+        await broker.subscribe(channel)  # while another joins
+        await until(lambda: broker.channels == {channel})
+        assert await publisher.pubsub_numsub(REDIS_PREFIX + channel) == [((REDIS_PREFIX + channel).encode(), 1)]
+        await publisher.publish(REDIS_PREFIX + channel, b"after the race")
+        await until(lambda: delivered == [b"after the race"])
+    finally:
+        await broker.stop()
+        await publisher.aclose()
+
+
+async def test_the_last_socket_leaving_a_channel_unsubscribes_this_process_from_redis(config, redis_url):
+    channel = f"leave-{secrets.token_hex(4)}"
+    config.redis_url = redis_url
+    publisher = aioredis.Redis.from_url(redis_url)
+
+    async def subscribers():
+        return dict(await publisher.pubsub_numsub(REDIS_PREFIX + channel))[(REDIS_PREFIX + channel).encode()]
+
+    async with serving(config) as served:
+        first, second = await open_socket(served.port, channel), await open_socket(served.port, channel)
+        assert await subscribers() == 1  # one subscription for the process, however many sockets
+        first.write_message(json.dumps({"type": "unsubscribe", "channel": channel}))
+        assert await receive(first) == {"type": "unsubscribed", "channel": channel}
+        assert await subscribers() == 1  # the second socket still listens
+        second.write_message(json.dumps({"type": "unsubscribe", "channel": channel}))
+        assert await receive(second) == {"type": "unsubscribed", "channel": channel}
+        await until(lambda: channel not in served.broker.channels)
+        assert await subscribers() == 0
+        first.write_message(json.dumps({"type": "subscribe", "channel": channel, "token": served.token(channel)}))
+        assert await receive(first) == {"type": "subscribed", "channel": channel}
+        assert await subscribers() == 1
+        await publisher.publish(REDIS_PREFIX + channel, encode_event(channel, "back"))
+        assert (await receive(first))["data"] == "back"
+    await publisher.aclose()

@@ -3,24 +3,24 @@
 import asyncio
 import os
 import signal
+import socket
+import subprocess
 import time
 
 import pytest
 
 from .. import publish as publisher
 from ..publish import publish
-from .conftest import health, open_socket, realtime_process, receive, require, until
-
-
-@pytest.fixture
-def redis_url(settings, transactional_db):
-    """REDIS_URL from the environment (CI's Redis service), for Django and the servers alike."""
-    url = os.environ.get("REDIS_URL", "")
-    require(url, "Redis (REDIS_URL)")
-    settings.REDIS_URL = url
-    publisher._redis_client = None
-    yield url
-    publisher._redis_client = None
+from .conftest import (
+    PROJECT_DIR,
+    SERVER_COMMAND,
+    health,
+    open_socket,
+    realtime_process,
+    receive,
+    server_environment,
+    until,
+)
 
 
 async def test_two_processes_each_deliver_every_event_published_once_by_django(tmp_path, redis_url):
@@ -63,8 +63,24 @@ async def test_sigterm_closes_every_socket_with_1001_and_exits_promptly(tmp_path
         for client in clients:
             assert await receive(client) is None
             assert client.close_code == 1001
-        while server.poll() is None:
-            assert time.monotonic() - started < 10, "still running 10 s after SIGTERM"
+        while server.poll() is None:  # the server gives sockets 5 s; 30 s is a generous bound on that
+            assert time.monotonic() - started < 30, "still running 30 s after SIGTERM"
             await asyncio.sleep(0.05)
         assert server.returncode == 0
         assert "stopping: closing 5 sockets" in server.log.read_text()
+
+
+@pytest.mark.parametrize("how", ["REALTIME_PORT", "--port"])
+def test_a_busy_port_is_one_line_that_names_the_port_and_the_setting(how):
+    with socket.create_server(("", 0)) as holder:  # every interface, as the server listens
+        port = holder.getsockname()[1]
+        variables = {"REALTIME_PORT": str(port)} if how == "REALTIME_PORT" else {}
+        command = SERVER_COMMAND if how == "REALTIME_PORT" else [*SERVER_COMMAND, "--port", str(port)]
+        result = subprocess.run(  # noqa: S603
+            command, cwd=PROJECT_DIR, env=server_environment(**variables), capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"Real-time server: cannot listen on port {port}: Address already in use. Stop whatever holds it, "
+        "or choose another port with REALTIME_PORT (or --port)."
+    ]
