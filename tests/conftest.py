@@ -34,6 +34,12 @@ DEFAULTS = {"use_rest": False, "use_realtime": False, "use_github_actions": True
 ADDON_COMBINATIONS = [
     {**DEFAULTS, "use_rest": rest, "use_realtime": realtime} for rest in (False, True) for realtime in (False, True)
 ]
+# The example app needs both add-ons. Its combinations are baked too (tests/test_bake.py), and BOARD,
+# the fifth distinct Python project, gets the full run (tests/test_generated_project.py).
+BOARD_COMBINATIONS = [
+    {**answers, "example_app": "board"} for answers in COMBINATIONS if answers["use_rest"] and answers["use_realtime"]
+]
+BOARD = {**DEFAULTS, "use_rest": True, "use_realtime": True, "example_app": "board"}
 VENV_CACHE = Path(os.environ.get("LDJ_VENV_CACHE", "/tmp/ldj-venvs"))
 PRODUCTION_ENV = {
     "DEBUG": "false",
@@ -43,7 +49,10 @@ PRODUCTION_ENV = {
 
 
 def combination_id(answers):
-    return "-".join(name.removeprefix("use_") for name in OPTIONS if answers[name]) or "core"
+    chosen = [name.removeprefix("use_") for name in OPTIONS if answers[name]]
+    if answers.get("example_app", "none") != "none":
+        chosen.append(answers["example_app"])
+    return "-".join(chosen) or "core"
 
 
 def combination_param(answers):

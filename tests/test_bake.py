@@ -1,6 +1,7 @@
 """What every option combination generates: the exact files, valid syntax, clean lint, no leftovers."""
 
 import ast
+import difflib
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from .conftest import COMBINATIONS, DEFAULTS, TEMPLATE, combination_param
+from .conftest import BOARD, BOARD_COMBINATIONS, COMBINATIONS, DEFAULTS, TEMPLATE, combination_param
 
 # Files every project gets (with the default slug my_project).
 CORE_FILES = {
@@ -80,6 +81,32 @@ OPTION_FILES = {
             "views.py",
         ]
     },
+    "example_app": {
+        f"my_project/board/{name}"
+        for name in [
+            "README.md",
+            "__init__.py",
+            "admin.py",
+            "apps.py",
+            "conditional.py",
+            "events.py",
+            "migrations/0001_initial.py",
+            "migrations/__init__.py",
+            "models.py",
+            "serializers.py",
+            "static/board/board.css",
+            "static/board/board.js",
+            "templates/board/board.html",
+            "templates/board/login.html",
+            "tests/__init__.py",
+            "tests/conftest.py",
+            "tests/test_api.py",
+            "tests/test_caching.py",
+            "tests/test_events.py",
+            "urls.py",
+            "views.py",
+        ]
+    },
     "use_github_actions": {".github/dependabot.yml", ".github/workflows/ci.yml"},
     "init_git": set(),
 }
@@ -88,6 +115,7 @@ OPTION_TRACES = {
     "use_rest": ["rest_framework", "spectacular", "/api/"],
     "use_realtime": ["tornado", "websocket", "REALTIME_", ".realtime"],
     "use_github_actions": [".github", "workflow"],
+    "example_app": [".board", "board/", "Task board"],
 }
 
 
@@ -103,21 +131,26 @@ def text_files(project):
     return {name: (project / name).read_text() for name in project_files(project)}
 
 
-@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS])
+def chosen(answers, option):
+    """Whether a combination has this option: a yes, or a choice other than "none"."""
+    return answers.get(option, "none") not in (False, "none")
+
+
+@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS + BOARD_COMBINATIONS])
 def baked(request, bake):
     return request.param, bake(**request.param)
 
 
 def test_the_exact_files_are_generated(baked):
     answers, project = baked
-    expected = CORE_FILES.union(*(files for option, files in OPTION_FILES.items() if answers[option]))
+    expected = CORE_FILES.union(*(files for option, files in OPTION_FILES.items() if chosen(answers, option)))
     assert project_files(project) == expected
 
 
 def test_unchosen_options_leave_no_trace(baked):
     answers, project = baked
     for option, words in OPTION_TRACES.items():
-        if not answers[option]:
+        if not chosen(answers, option):
             for name, text in text_files(project).items():
                 for word in words:
                     assert word not in text, f"{word!r} in {name} although {option} is off"
@@ -125,7 +158,8 @@ def test_unchosen_options_leave_no_trace(baked):
 
 def test_the_ci_and_git_options_change_nothing_but_their_own_files(baked, bake):
     answers, project = baked
-    same_addons = bake(**{**DEFAULTS, "use_rest": answers["use_rest"], "use_realtime": answers["use_realtime"]})
+    addons = {name: value for name, value in answers.items() if name in ("use_rest", "use_realtime", "example_app")}
+    same_addons = bake(**{**DEFAULTS, **addons})
 
     def outside_ci(files):  # .env differs anyway: each bake gets its own secret
         return {name: text for name, text in files.items() if not name.startswith(".github/") and name != ".env"}
@@ -186,3 +220,42 @@ def test_ci_workflow_runs_the_same_commands_as_the_readme(bake):
     readme = (project / "README.md").read_text()
     assert commands[0] in readme  # set-up: the first half of the README's run command
     assert commands[-1] == ".venv/bin/pytest" and "```sh\n.venv/bin/pytest\n```" in readme
+
+
+# The example app
+
+
+def generate(output, *answers):
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--default-config", str(TEMPLATE), "-o", str(output)]
+    return subprocess.run([*command, *answers], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("addons", [[], ["use_rest=true"], ["use_realtime=true"]], ids=["neither", "rest", "realtime"])
+def test_the_board_without_both_add_ons_is_refused_in_one_line_and_writes_nothing(tmp_path, addons):
+    result = generate(tmp_path, "example_app=board", *addons)
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("ERROR: example_app")]
+    assert ours == ["ERROR: example_app 'board' needs use_rest=true and use_realtime=true; e.g. example_app=none"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_project_with_the_board_cannot_be_named_board_one_without_it_can(tmp_path):
+    both = ["use_rest=true", "use_realtime=true"]
+    refused = generate(tmp_path, "project_slug=board", "example_app=board", *both)
+    assert refused.returncode != 0
+    assert "ERROR: project_slug 'board' is the app label of a chosen add-on; e.g." in refused.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert generate(tmp_path, "project_slug=board", *both).returncode == 0
+
+
+def test_the_board_is_its_folder_and_one_line_in_settings_and_urls(bake):
+    with_board = text_files(bake(**BOARD))
+    without = text_files(bake(**{option: value for option, value in BOARD.items() if option != "example_app"}))
+    outside = {name: text for name, text in with_board.items() if not name.startswith("my_project/board/")}
+    assert set(outside) == set(without)
+    changed = {name for name in outside if name != ".env" and outside[name] != without[name]}
+    assert changed == {"my_project/settings.py", "my_project/urls.py"}
+    for name in changed:
+        lines = difflib.ndiff(without[name].splitlines(), outside[name].splitlines())
+        added = [line for line in lines if line[0] != " "]
+        assert len(added) == 1 and added[0].startswith("+ ") and "my_project.board" in added[0], added

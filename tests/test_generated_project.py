@@ -9,6 +9,7 @@ import pytest
 
 from .conftest import (
     ADDON_COMBINATIONS,
+    BOARD,
     PRODUCTION_ENV,
     TEMPLATE,
     ProcfileProcess,
@@ -32,12 +33,12 @@ def own_suite(path, bin_dir, **env):
         assert " skipped" not in result.stdout, result.stdout
 
 
-@pytest.fixture(params=[combination_param(answers) for answers in ADDON_COMBINATIONS])
+@pytest.fixture(params=[combination_param(answers) for answers in [*ADDON_COMBINATIONS, BOARD]])
 def project(request, bake):
-    """(answers, project folder, venv bin folder) for each combination of add-ons.
+    """(answers, project folder, venv bin folder) for each combination of add-ons, and the example app.
 
     The other options only add .github/ or .git/ (tests/test_bake.py proves it for all 16
-    combinations), so these four cover every distinct project that can be generated.
+    combinations), so these five cover every distinct project that can be generated.
     """
     answers = request.param
     path = bake(**answers)
