@@ -7,9 +7,19 @@ import sys
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-# Top-level packages of the dependencies and test layout; a project named like one would shadow it.
-TAKEN = {"django", "environ", "whitenoise", "gunicorn", "psycopg", "redis", "rest_framework", "drf_spectacular"}
-TAKEN |= {"tornado", "pytest", "test", "tests", "site", "static", "templates"}
+# A project named like one of these would shadow it. The import names of everything any option combination
+# installs (tests/test_hooks.py reads them from the real virtualenvs and keeps this equal) ...
+# fmt: off
+INSTALLED = {
+    "asgiref", "attr", "attrs", "django", "dotenv", "drf_spectacular", "drf_spectacular_sidecar", "environ",
+    "gunicorn", "honcho", "inflection", "iniconfig", "jsonschema", "jsonschema_specifications", "packaging", "pip",
+    "pluggy", "psycopg", "psycopg_binary", "py", "pygments", "pytest", "pytest_django", "pytest_env", "redis",
+    "referencing", "rest_framework", "rpds", "ruff", "sqlparse", "tornado", "typing_extensions", "uritemplate",
+    "whitenoise", "yaml",
+}
+# fmt: on
+# ... and the project's own top-level modules, and the folders cookiecutter copies without rendering.
+TAKEN = INSTALLED | {"conftest", "manage", "tests", "static", "templates"}
 FREE_TEXT = ["project_name", "description", "author_name"]
 BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
 # The Django app label of each add-on; the project's own app, labelled by the slug, must not share it.

@@ -202,7 +202,7 @@ def test_app_json_is_valid_for_heroku(baked):
         for line in (project / ".env.example").read_text().splitlines()
         if "=" in line and line.lstrip("# ").split("=")[0].isupper()
     }
-    assert documented - {"DATABASE_URL", "REDIS_URL", "PORT"} == set(app["env"])
+    assert documented - {"DATABASE_URL", "REDIS_URL", "PORT", "BUILD_STEP"} == set(app["env"])
 
 
 def test_lint_and_format_are_clean(baked):
@@ -213,12 +213,36 @@ def test_lint_and_format_are_clean(baked):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ci_workflow_runs_the_same_commands_as_the_readme(bake):
-    project = bake(use_github_actions=True)
+OFFERED_PYTHONS = sorted(
+    json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"],
+    key=lambda version: tuple(map(int, version.split("."))),
+)
+
+
+@pytest.mark.parametrize("version", OFFERED_PYTHONS)
+def test_ci_tests_the_projects_python_and_each_newer_one_offered(bake, version):
+    project = bake(use_github_actions=True, python_version=version)
+    job = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]
+    matrix = job["strategy"]["matrix"]["python-version"]
+    assert matrix == OFFERED_PYTHONS[OFFERED_PYTHONS.index(version) :]
+    assert matrix[0] == (project / ".python-version").read_text().strip()  # what deploys run
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
+    setup = job["steps"][1]
+    assert setup["uses"].startswith("actions/setup-python@")
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+
+
+@pytest.mark.parametrize("version", OFFERED_PYTHONS)
+def test_ci_workflow_runs_the_same_commands_as_the_readme(bake, version):
+    project = bake(use_github_actions=True, python_version=version)
     steps = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]["steps"]
     commands = [step["run"] for step in steps if "run" in step]
     readme = (project / "README.md").read_text()
-    assert commands[0] in readme  # set-up: the first half of the README's run command
+    # Set-up: the first half of the README's run command, with the Python of the matrix entry.
+    assert commands[0].startswith("python${{ matrix.python-version }} -m venv .venv")
+    assert commands[0].replace("${{ matrix.python-version }}", version) in readme
     assert commands[-1] == ".venv/bin/pytest" and "```sh\n.venv/bin/pytest\n```" in readme
 
 

@@ -1,7 +1,11 @@
 """Each option combination, run as a user would: its own tests, Django's checks, and a real gunicorn boot."""
 
+import http.cookiejar
 import json
 import os
+import re
+import shutil
+import urllib.parse
 import urllib.request
 
 import psycopg
@@ -10,6 +14,7 @@ import pytest
 from .conftest import (
     ADDON_COMBINATIONS,
     BOARD,
+    DEFAULTS,
     PRODUCTION_ENV,
     TEMPLATE,
     ProcfileProcess,
@@ -54,6 +59,52 @@ def test_its_own_test_suite_passes_on_postgresql(project):
     answers, path, bin_dir = project
     database_url = fresh_database(f"ldj_{combination_id(answers)}".replace("-", "_"))
     own_suite(path, bin_dir, DATABASE_URL=database_url)
+
+
+def test_its_own_test_suite_ignores_the_dot_env_a_shell_exported(bake):
+    """direnv, `honcho run` and `heroku local:run` export .env's lines (DEBUG=true): tests still run production."""
+    path = bake(**{**DEFAULTS, "use_rest": True, "use_realtime": True})
+    lines = (path / ".env").read_text().splitlines()
+    exported = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert exported["DEBUG"] == "true" and exported["SECRET_KEY"]
+    own_suite(path, project_venv(path), **exported)
+
+
+def fresh_clone(project, target):
+    """What a clone of the project's repository holds once its README's first step has run: .env from .env.example."""
+    local = shutil.ignore_patterns(".env", ".dev-secret-key*", "db.sqlite3", "staticfiles", "__pycache__", "*.log")
+    shutil.copytree(project, target, ignore=local)
+    shutil.copy(target / ".env.example", target / ".env")  # DEBUG=true and an empty SECRET_KEY
+    return target
+
+
+def test_a_fresh_clone_keeps_admin_users_logged_in_across_gunicorn_workers(bake, tmp_path):
+    """Each worker process reads the settings: all of them must sign with the same development key."""
+    clone = fresh_clone(bake(**DEFAULTS), tmp_path / "clone")
+    bin_dir = project_venv(clone)
+    run(["python", "manage.py", "migrate", "-v", "0"], clone, bin_dir)
+    admin = {"DJANGO_SUPERUSER_PASSWORD": "correct horse battery staple"}
+    run(
+        ["python", "manage.py", "createsuperuser", "--noinput", "--username", "ada", "--email", "a@example.com"],
+        clone,
+        bin_dir,
+        admin,
+    )
+    web = ProcfileProcess(clone, "web", bin_dir, {"WEB_CONCURRENCY": "2"})
+    try:
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies := http.cookiejar.CookieJar()))
+        form = browser.open(f"{web.url}/admin/login/").read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)[1]
+        fields = {"csrfmiddlewaretoken": token, "username": "ada", "password": admin["DJANGO_SUPERUSER_PASSWORD"]}
+        browser.open(f"{web.url}/admin/login/?next=/admin/", urllib.parse.urlencode(fields).encode())
+        assert "sessionid" in {cookie.name for cookie in cookies}
+        # A new connection each time, so both workers answer; without one key, some answer with the login page.
+        pages = [browser.open(f"{web.url}/admin/") for _ in range(20)]
+        assert [page.url for page in pages] == [f"{web.url}/admin/"] * 20
+    finally:
+        assert web.stop() == 0, web.output()
+    assert "SECRET_KEY=\n" in (clone / ".env").read_text()  # nobody had to edit .env
+    assert (clone / ".dev-secret-key").exists()
 
 
 def test_djangos_checks_pass_with_production_settings(project):

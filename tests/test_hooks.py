@@ -9,7 +9,7 @@ import tomllib
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, project_venv, run
+from .conftest import ADDON_COMBINATIONS, TEMPLATE, find_python, project_venv, require, run
 
 COOKIECUTTER = [sys.executable, "-m", "cookiecutter", "--no-input", "--default-config", str(TEMPLATE)]
 
@@ -30,6 +30,10 @@ def generate(output, *answers):
         ("project_slug=django", "ERROR: project_slug 'django' would shadow a module of that name"),
         ("project_slug=tornado", "ERROR: project_slug 'tornado' would shadow a module of that name"),
         ("project_slug=tests", "ERROR: project_slug 'tests' would shadow a module of that name"),
+        ("project_slug=asgiref", "ERROR: project_slug 'asgiref' would shadow a module of that name"),
+        ("project_slug=sqlparse", "ERROR: project_slug 'sqlparse' would shadow a module of that name"),
+        ("project_slug=jsonschema", "ERROR: project_slug 'jsonschema' would shadow a module of that name"),
+        ("project_slug=conftest", "ERROR: project_slug 'conftest' would shadow a module of that name"),
         ("project_name=🚀🚀", "ERROR: project_name '🚀🚀' has no letters to make a package name from"),
         ("project_name= ", "ERROR: project_name ' ' must not be empty"),
         ("description=two\nlines", "ERROR: description 'two\\nlines' must be one line of plain text"),
@@ -171,6 +175,36 @@ def test_cruft_creates_checks_and_updates_a_project_keeping_its_secret(tmp_path)
     assert not list(project.rglob("*.rej"))
 
 
+def test_a_cruft_update_that_rejects_the_env_file_leaves_nothing_secret_for_git_add(tmp_path):
+    """Projects made before `[tool.cruft] skip` get .env's rejected hunks in .env.rej: git must ignore them."""
+    template = tmp_path / "template"
+    subprocess.run(["git", "clone", "-q", str(TEMPLATE), str(template)], check=True)
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    pyproject = template / "{{cookiecutter.project_slug}}" / "pyproject.toml"
+    current = pyproject.read_text()
+    skip = next(line for line in current.splitlines(keepends=True) if line.startswith("skip = "))
+    pyproject.write_text(current.replace(skip, ""))  # as the template was before it told cruft to skip .env
+    subprocess.run([*git, "commit", "-qam", "older template"], cwd=template, check=True)
+    cruft = [sys.executable, "-m", "cruft"]
+    subprocess.run([*cruft, "create", str(template), "--no-input", "--output-dir", str(tmp_path / "out")], check=True)
+    project = tmp_path / "out" / "my_project"
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "generated"]):
+        subprocess.run([*git, *command], cwd=project, check=True)
+    env_before = (project / ".env").read_text()
+
+    pyproject.write_text(current)
+    subprocess.run([*git, "commit", "-qam", "newer template"], cwd=template, check=True)
+    updated = subprocess.run([*cruft, "update", "-y"], cwd=project, capture_output=True, text=True)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert (project / ".env").read_text() == env_before
+    assert (project / ".env.rej").exists()  # cruft's diff of two bakes' secrets, which cannot apply
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project, capture_output=True)
+    changed = {line[3:] for line in status.stdout.decode().splitlines()}
+    assert changed == {".cruft.json", "pyproject.toml"}, "what `git add -A` would commit: the update, no secret"
+    ignored = subprocess.run(["git", "check-ignore", ".env.rej", "README.md.orig"], cwd=project, capture_output=True)
+    assert ignored.stdout.decode().split() == [".env.rej", "README.md.orig"]
+
+
 def test_interactive_questions_are_labelled_and_enter_gives_the_defaults(tmp_path):
     labels = json.loads((TEMPLATE / "cookiecutter.json").read_text())["__prompts__"]
     asked = subprocess.run(
@@ -191,3 +225,43 @@ def test_the_hook_accepts_exactly_the_pythons_cookiecutter_json_offers():
     hook = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
     pythons = next(node.value for node in hook.body if isinstance(node, ast.Assign) and node.targets[0].id == "PYTHONS")
     assert ast.literal_eval(pythons) == offered
+
+
+def hook_constant(name):
+    """The value of a constant of the pre-generation hook, read without running it (it is a template)."""
+    hook = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
+    return next(
+        ast.literal_eval(node.value)
+        for node in hook.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name
+    )
+
+
+# Prints the import names a virtualenv's distributions install: top_level.txt where a wheel has one,
+# and the first part of every path in its RECORD (packages, single modules, compiled modules).
+IMPORT_NAMES = r"""
+import importlib.metadata, json, re
+names = set()
+for dist in importlib.metadata.distributions():
+    found = (dist.read_text("top_level.txt") or "").split()
+    paths = [file.parts for file in dist.files or [] if file.parts[0] not in ("..", "__pycache__")]
+    found += [parts[0] for parts in paths if len(parts) > 1 and not parts[0].endswith((".dist-info", ".data"))]
+    found += [parts[0].split(".")[0] for parts in paths if len(parts) == 1 and parts[0].endswith((".py", ".so"))]
+    names |= {name for name in found if re.fullmatch(r"[a-z][a-z0-9_]*", name)}  # the names a slug could take
+print(json.dumps(sorted(names)))
+"""
+
+
+def test_the_hook_refuses_every_name_that_any_generated_project_installs(bake):
+    installed = set()
+    for python_version in json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"]:
+        python = find_python(python_version)
+        require(python, f"Python {python_version} (offered by cookiecutter.json) is not installed on this machine")
+        for answers in ADDON_COMBINATIONS:
+            project = bake(**answers, python_version=python_version)
+            bin_dir = project_venv(project, python)
+            installed |= set(json.loads(run(["python", "-c", IMPORT_NAMES], project, bin_dir).stdout))
+    assert {"django", "asgiref", "sqlparse", "rest_framework", "jsonschema", "tornado"} <= installed  # the reader works
+    listed = hook_constant("INSTALLED")
+    assert not installed - listed, f"add to INSTALLED in hooks/pre_gen_project.py: {sorted(installed - listed)}"
+    assert not listed - installed, f"nothing installs these; remove from INSTALLED: {sorted(listed - installed)}"

@@ -8,6 +8,10 @@ import sys
 def main():
     """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
+    if sys.argv[1:2] == ["collectstatic"]:
+        # A build step: Heroku's buildpack runs `python manage.py collectstatic --noinput` while it builds,
+        # maybe before any config var is set. The settings then need no SECRET_KEY or ALLOWED_HOSTS.
+        os.environ.setdefault("BUILD_STEP", "true")
     from django.core.management import execute_from_command_line
 
     from {{ cookiecutter.project_slug }}.env import EnvVarError

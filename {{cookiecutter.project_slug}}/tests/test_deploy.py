@@ -5,6 +5,7 @@ import re
 import runpy
 import subprocess
 import sys
+import tomllib
 
 from .conftest import PROJECT_DIR
 
@@ -42,13 +43,19 @@ def test_requirements_are_pinned_exactly():
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line), f"{name}: {line}"
 
 
-def test_python_version_is_a_minor_version_for_the_buildpack():
-    assert re.fullmatch(r"3\.1[1-3]\n", (PROJECT_DIR / ".python-version").read_text())
+def test_python_version_is_a_minor_version_for_the_buildpack_that_the_project_supports():
+    # The buildpack takes 3.N (its latest patch release, with security fixes) or a pinned 3.N.M; 3.N it is.
+    version = re.fullmatch(r"3\.([1-9][0-9]*)\n", (PROJECT_DIR / ".python-version").read_text())
+    assert version, ".python-version must be a minor version such as 3.13"
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    oldest = int(pyproject["project"]["requires-python"].removeprefix(">=3."))
+    assert int(version[1]) >= oldest, "deploys would run a Python that requires-python excludes"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py3{oldest}", "ruff checks for the oldest one"
 
 
 def test_app_json_declares_every_variable_the_settings_read():
     declared = set(json.loads((PROJECT_DIR / "app.json").read_text())["env"])
     example = (PROJECT_DIR / ".env.example").read_text()
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
-    # Heroku sets PORT, and its add-ons set the URLs.
-    assert documented - {"PORT", "DATABASE_URL", "REDIS_URL"} == declared
+    # Heroku sets PORT, and its add-ons set the URLs; BUILD_STEP is for builds, never an app's config.
+    assert documented - {"PORT", "DATABASE_URL", "REDIS_URL", "BUILD_STEP"} == declared

@@ -9,10 +9,14 @@ repeats the value (it may be a secret):
 - lists are comma-separated and stripped ("a.com, b.com" is two hosts);
 - DATABASE_URL must name an engine this project supports.
 
+It also keeps the development SECRET_KEY (development_key below).
+
 https://django-environ.readthedocs.io/
 """
 
 import os
+import secrets
+import tempfile
 import warnings
 
 import environ
@@ -25,6 +29,34 @@ DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3
 
 class EnvVarError(ImproperlyConfigured):
     """A variable is missing or malformed; manage.py prints the message as one line."""
+
+
+def development_key(path):
+    """A SECRET_KEY for development, made once per checkout and kept in `path`, so every process shares it.
+
+    gunicorn's workers, runserver after a reload and the real-time server must sign with the same key, or
+    users are logged out and tokens are refused. Processes may start together: each writes a complete
+    candidate file, and the first to link it into place wins (linking never replaces a file); the others
+    read the winner's key.
+    """
+    try:
+        if not path.exists():
+            descriptor, candidate = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.")  # yours only
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(50) + "\n")
+            try:
+                os.link(candidate, path)
+            except FileExistsError:
+                pass  # another process was first: its key wins
+            finally:
+                os.unlink(candidate)
+        key = path.read_text().strip()
+    except OSError as error:
+        problem = f"{path.name} could not be read or made ({error.strerror})"
+        raise EnvVarError(f"SECRET_KEY is not set and {problem}; set SECRET_KEY in .env.") from None
+    if not key:
+        raise EnvVarError(f"SECRET_KEY is not set and {path.name} is empty; delete it to get a new key.")
+    return key
 
 
 class Env:

@@ -10,29 +10,35 @@ https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
 import secrets
-import sys
 from pathlib import Path
 
-from .env import Env
+from .env import Env, development_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env(BASE_DIR / ".env")
-
-# collectstatic runs at build time (Heroku's buildpack), maybe without runtime config.
-# It signs nothing and serves nothing, so only it may run without SECRET_KEY or ALLOWED_HOSTS.
-COLLECTING_STATIC = sys.argv[1:2] == ["collectstatic"]
 
 # Core
 # https://docs.djangoproject.com/en/6.1/ref/settings/#debug
 # SECURITY WARNING: don't run with debug turned on in production!
 DEBUG = env.bool("DEBUG", default=False)
 
+# collectstatic runs at build time: Heroku's buildpack runs `python manage.py collectstatic --noinput`,
+# maybe before any config var is set. A build signs and serves nothing, so with BUILD_STEP on (manage.py
+# turns it on for collectstatic; other builds set it themselves) SECRET_KEY and ALLOWED_HOSTS may be missing.
+BUILD_STEP = env.bool("BUILD_STEP", default=False)
+
 # SECURITY WARNING: keep the secret key used in production secret!
-# Without one, development and collectstatic get a throwaway key per process.
-SECRET_KEY = env.str("SECRET_KEY", default=secrets.token_urlsafe(50) if DEBUG or COLLECTING_STATIC else Env.REQUIRED)
+# Required with DEBUG off. In development, every process of this checkout (gunicorn's workers, runserver's
+# reloads, the real-time server) shares one key, made on first use and kept in .dev-secret-key (git-ignored).
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or development_key(BASE_DIR / ".dev-secret-key")
+elif BUILD_STEP:
+    SECRET_KEY = env.str("SECRET_KEY", default=secrets.token_urlsafe(50))  # signs nothing
+else:
+    SECRET_KEY = env.str("SECRET_KEY")
 
 ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG or COLLECTING_STATIC else Env.REQUIRED
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG or BUILD_STEP else Env.REQUIRED
 )
 
 INSTALLED_APPS = [
@@ -157,14 +163,16 @@ SILENCED_SYSTEM_CHECKS += [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Logging: everything to stderr, so 500 tracebacks show in `heroku logs` even with DEBUG off
 # https://docs.djangoproject.com/en/6.1/topics/logging/
+LOG_LEVEL = env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-    "root": {
-        "handlers": ["stderr"],
-        "level": env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO"),
-    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    # Django gives its "django" logger a console handler of its own for development, which would print
+    # each of its records a second time with DEBUG on; they reach stderr through the root logger instead.
+    # INFO is Django's level for it (DEBUG would add a line per file that runserver watches).
+    "loggers": {"django": {"handlers": [], "level": "INFO"}},
 }
 {% if cookiecutter.use_rest %}
 

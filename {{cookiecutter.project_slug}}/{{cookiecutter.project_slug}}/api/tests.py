@@ -5,10 +5,7 @@ Test a new resource the same way: a `token_client` for the happy path, `anonymou
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,8 +14,9 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import PROJECT_DIR, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
+from tests.conftest import PRODUCTION_ENV, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
 
+from ..env import EnvVarError
 from .exceptions import exception_handler
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a test user's)
@@ -47,15 +45,6 @@ def token_client(user, anonymous):
     """A non-browser client that logged in through the token endpoint."""
     token = anonymous.post("/api/token/", {"username": "alice", "password": PASSWORD}, "application/json")
     return Client(headers={**ROUTER_HEADERS, "Authorization": f"Token {token.json()['token']}"})
-
-
-def manage(*args, **variables):
-    """Run manage.py in a new process with exactly these environment variables."""
-    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", "DEBUG": "false", **variables}
-    env.setdefault("SECRET_KEY", "test-only-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz")
-    env.setdefault("ALLOWED_HOSTS", "testserver")
-    command = [sys.executable, "manage.py", *args]
-    return subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False)  # noqa: S603
 
 
 @pytest.mark.parametrize(("method", "path"), [("get", "/api/"), ("get", "/api/me/"), ("patch", "/api/me/")])
@@ -234,30 +223,27 @@ def test_production_answers_json_even_to_browsers(token_client):
     assert response["Content-Type"] == "application/json"
 
 
-SHOW = "from rest_framework.settings import api_settings as s; print(s.PAGE_SIZE, s.DEFAULT_THROTTLE_RATES, end=' ')"
-SHOW += "; print(s.DEFAULT_RENDERER_CLASSES)"
-
-
 @pytest.mark.parametrize(("debug", "browsable"), [("false", False), ("true", True)])
-def test_limits_come_from_the_environment_and_the_browsable_api_only_in_development(debug, browsable):
+def test_limits_come_from_the_environment_and_the_browsable_api_only_in_development(load_settings, debug, browsable):
     variables = {"API_PAGE_SIZE": "7", "API_THROTTLE_ANON": "5/second", "API_THROTTLE_USER": "100/hour"}
-    result = manage("shell", "--no-imports", "-c", SHOW, DEBUG=debug, **variables)
-    assert result.stdout.startswith("7 {'anon': '5/second', 'user': '100/hour'} [<class"), result.stderr
-    assert ("BrowsableAPIRenderer" in result.stdout) is browsable
+    api = load_settings(**{**PRODUCTION_ENV, "DEBUG": debug, **variables}).REST_FRAMEWORK
+    assert api["PAGE_SIZE"] == 7
+    assert api["DEFAULT_THROTTLE_RATES"] == {"anon": "5/second", "user": "100/hour"}
+    assert ("rest_framework.renderers.BrowsableAPIRenderer" in api["DEFAULT_RENDERER_CLASSES"]) is browsable
 
 
 @pytest.mark.parametrize("rate", ["60/fortnight", "sixty/minute", "60", "60/minute/s3cret"])
-def test_a_malformed_throttle_rate_stops_start_up_with_one_line(rate):
-    result = manage("check", API_THROTTLE_USER=rate)
-    assert result.returncode == 1
-    assert result.stderr == (
-        "Configuration error: API_THROTTLE_USER must be requests per second, minute, hour or day; "
-        "set e.g. API_THROTTLE_USER=600/minute.\n"
+def test_a_malformed_throttle_rate_stops_start_up_with_one_line(load_settings, rate):
+    with pytest.raises(EnvVarError) as stopped:
+        load_settings(**PRODUCTION_ENV, API_THROTTLE_USER=rate)
+    assert str(stopped.value) == (
+        "API_THROTTLE_USER must be requests per second, minute, hour or day; set e.g. API_THROTTLE_USER=600/minute."
     )
 
 
-def test_schema_generates_without_warnings_and_is_valid_openapi_3(tmp_path):
-    result = manage("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+def test_schema_generates_without_warnings_and_is_valid_openapi_3(manage, tmp_path):
+    schema = tmp_path / "schema.yaml"
+    result = manage("spectacular", "--validate", "--fail-on-warn", "--file", str(schema), **PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr and "Error" not in result.stderr
 
