@@ -11,11 +11,12 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 # installs (tests/test_hooks.py reads them from the real virtualenvs and keeps this equal) ...
 # fmt: off
 INSTALLED = {
-    "asgiref", "attr", "attrs", "django", "dotenv", "drf_spectacular", "drf_spectacular_sidecar", "environ",
-    "gunicorn", "honcho", "inflection", "iniconfig", "jsonschema", "jsonschema_specifications", "packaging", "pip",
-    "pluggy", "psycopg", "psycopg_binary", "py", "pygments", "pytest", "pytest_django", "pytest_env", "redis",
+    "asgiref", "attr", "attrs", "cfgv", "distlib", "django", "dotenv", "drf_spectacular", "drf_spectacular_sidecar",
+    "environ", "filelock", "gunicorn", "honcho", "identify", "inflection", "iniconfig", "jsonschema",
+    "jsonschema_specifications", "nodeenv", "packaging", "pip", "platformdirs", "pluggy", "pre_commit", "psycopg",
+    "psycopg_binary", "py", "pygments", "pytest", "pytest_django", "pytest_env", "python_discovery", "redis",
     "referencing", "rest_framework", "rpds", "ruff", "sqlparse", "tornado", "typing_extensions", "uritemplate",
-    "whitenoise", "yaml",
+    "virtualenv", "whitenoise", "yaml",
 }
 # fmt: on
 # ... and the project's own top-level modules, and the folders cookiecutter copies without rendering.
