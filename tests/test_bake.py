@@ -33,8 +33,10 @@ CORE_FILES = {
     "my_project/__init__.py",
     "my_project/asgi.py",
     "my_project/env.py",
+    "my_project/middleware.py",
     "my_project/settings.py",
     "my_project/static/css/site.css",
+    "my_project/static/favicon.svg",
     "my_project/templates/base.html",
     "my_project/templates/home.html",
     "my_project/urls.py",
@@ -43,6 +45,7 @@ CORE_FILES = {
     "tests/__init__.py",
     "tests/conftest.py",
     "tests/test_deploy.py",
+    "tests/test_headers.py",
     "tests/test_security.py",
     "tests/test_settings.py",
     "tests/test_static.py",
@@ -53,7 +56,8 @@ OPTION_FILES = {
     "use_rest": {
         f"my_project/api/{name}.py"
         for name in ["__init__", "apps", "exceptions", "schema", "serializers", "tests", "urls", "views"]
-    },
+    }
+    | {"my_project/api/templates/api/docs.html", "my_project/api/templates/rest_framework/api.html"},
     "use_realtime": {
         f"my_project/realtime/{name}"
         for name in [

@@ -9,7 +9,7 @@ from .conftest import ROUTER_HEADERS
 def test_https_through_the_proxy_is_served_not_redirected(client):
     response = client.get("/")
     assert response.status_code == 200
-    assert response["Strict-Transport-Security"] == "max-age=3600"
+    assert response["Strict-Transport-Security"] == "max-age=31536000"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"

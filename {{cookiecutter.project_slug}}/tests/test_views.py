@@ -12,6 +12,11 @@ def test_home_page_shows_the_project(client):
     assert "It works" in response.text
 
 
+def test_favicon_ico_leads_to_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == "/static/favicon.svg"
+
+
 def test_healthz_answers_json_after_a_database_round_trip(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -12,6 +12,8 @@ https://docs.djangoproject.com/en/6.1/ref/settings/
 import secrets
 from pathlib import Path
 
+from django.utils.csp import CSP
+
 from .env import Env, development_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,11 +52,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
 {% if cookiecutter.use_rest %}
+    "{{ cookiecutter.project_slug }}.api",  # before rest_framework, so its templates/rest_framework/ win
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "{{ cookiecutter.project_slug }}.api",
 {% endif %}
 {% if cookiecutter.use_realtime %}
     "{{ cookiecutter.project_slug }}.realtime",
@@ -67,6 +69,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above whitenoise, so static files get the Content-Security-Policy and the headers below too.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "{{ cookiecutter.project_slug }}.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,6 +91,7 @@ TEMPLATES = [
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
+                "django.template.context_processors.csp",  # the nonce for csp_nonce_attr
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
@@ -153,13 +159,45 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks may call over 
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # https://docs.djangoproject.com/en/6.1/ref/middleware/#http-strict-transport-security
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+# On HTTPS answers only: browsers then refuse plain HTTP here for a year (scanners want six months or more).
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Subdomains and preload are opt-ins that are hard to undo: their deploy-check warnings stay
 # silent until you choose them.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]
 SILENCED_SYSTEM_CHECKS += [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Content-Security-Policy: nothing loads, runs or connects unless named here, so injected markup is inert.
+# An inline <script> or <style> runs only with this response's nonce: add the csp_nonce_attr tag to it.
+# https://docs.djangoproject.com/en/6.1/ref/csp/
+SECURE_CSP = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],  # Swagger UI draws its icons as data: images (no request leaves the page)
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],  # no site may frame these pages (X-Frame-Options' successor)
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+# Permissions-Policy: powerful browser features no page here uses are denied, to injected code too.
+# Sent by middleware.py (Django has none for it). Let this site's pages use one: e.g. camera=("self",).
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Permissions-Policy
+POWERFUL_FEATURES = (
+    "accelerometer autoplay camera display-capture geolocation gyroscope hid idle-detection magnetometer"
+    " microphone midi payment publickey-credentials-get screen-wake-lock serial usb xr-spatial-tracking"
+)
+SECURE_PERMISSIONS_POLICY = dict.fromkeys(POWERFUL_FEATURES.split(), ())
+# Cross-Origin-Resource-Policy (from middleware.py too): other sites' pages may not load these responses,
+# even as an image or a script. Static files served by a CDN on another site need cross-origin.
+SECURE_CROSS_ORIGIN_RESOURCE_POLICY = env.choice(
+    "SECURE_CROSS_ORIGIN_RESOURCE_POLICY", ["same-origin", "same-site", "cross-origin"], default="same-origin"
+)
+# Also sent, by Django's defaults: Cross-Origin-Opener-Policy: same-origin, Referrer-Policy: same-origin,
+# X-Content-Type-Options: nosniff, X-Frame-Options: DENY.
 
 # Logging: everything to stderr, so 500 tracebacks show in `heroku logs` even with DEBUG off
 # https://docs.djangoproject.com/en/6.1/topics/logging/
@@ -228,6 +266,18 @@ SPECTACULAR_SETTINGS = {
 REALTIME_PORT = env.int("REALTIME_PORT", default=8001)
 # The URL browsers connect to, e.g. wss://rt.example.com/ws; default: this host on REALTIME_PORT.
 REALTIME_URL = env.str("REALTIME_URL", default="")
+# Content-Security-Policy: pages may open that socket, and no other: REALTIME_URL, or else /ws on REALTIME_PORT
+# of each ALLOWED_HOSTS name (a ws: source allows wss: too; CSP cannot name IPv6 addresses such as [::1]).
+SECURE_CSP["connect-src"] += (
+    [REALTIME_URL]
+    if REALTIME_URL
+    else [
+        f"ws://{name}:{REALTIME_PORT}/ws"
+        for host in ALLOWED_HOSTS
+        if not host.startswith("[")
+        for name in ([host[1:], f"*{host}"] if host.startswith(".") else [host])  # .example.org: subdomains too
+    ]
+)
 # Pages allowed to open sockets: host patterns as in ALLOWED_HOSTS, or origins such as https://example.com.
 REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)
 # Without Redis, Django POSTs events to the one Tornado process, signed with this key.

@@ -11,7 +11,8 @@ import django
 from django.apps import apps
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,11 @@ def home(request):
     addons = [config for config in apps.get_app_configs() if getattr(config, "home_url", None)]
     context = {"project_name": PROJECT_NAME, "addons": addons, "django_version": django.get_version()}
     return render(request, "home.html", context)
+
+
+def favicon(request):
+    """Browsers ask every site for /favicon.ico, the admin's pages too: a 404 would be an error in their console."""
+    return redirect(static("favicon.svg"))
 
 
 @never_cache

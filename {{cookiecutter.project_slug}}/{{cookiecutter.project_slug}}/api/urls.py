@@ -20,6 +20,7 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI, its inline style and script given the Content-Security-Policy's nonce by api/docs.html
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", template_name="api/docs.html"), name="docs"),
     re_path(r"", views.NotFoundView.as_view()),  # last: anything else under /api/ is a JSON 404
 ]
