@@ -58,6 +58,7 @@ const moving = new Map(); // id -> {status, position, seq}: moves shown before t
 const sprints = new Map();
 let listEtag = null; // the ETag of the list as fetched, while nothing has changed since
 let sprintFilter = "";
+let loaded = false; // the first fetch of the board is done
 let moveSeq = 0;
 
 /** Keep `task` unless this page already has a newer version; true if the board changed. */
@@ -141,13 +142,11 @@ function time(iso) {
 
 function fill(card, task) {
   const sprint = sprints.get(task.sprint);
-  const who = el("span", { className: "who" }, `${task.updated_by ?? "someone"} · `, time(task.updated));
+  const who = el("span", { className: "who", title: "Last changed" }, `by ${task.updated_by ?? "someone"} · `, time(task.updated));
   const assignee = avatar(task.assignee, task.assignee ? `Assigned to ${task.assignee}` : undefined);
-  card.replaceChildren(
-    el("h3", {}, task.title),
-    task.description ? el("p", { className: "description" }, task.description) : null,
-    el("footer", {}, sprint ? el("span", { className: "chip" }, sprint.name) : null, who, assignee),
-  );
+  const description = task.description ? [el("p", { className: "description" }, task.description)] : [];
+  const chip = sprint ? [el("span", { className: "chip" }, sprint.name)] : [];
+  card.replaceChildren(el("h3", {}, task.title), ...description, el("footer", {}, ...chip, who, assignee));
 }
 
 function cardFor(task) {
@@ -216,6 +215,11 @@ function log(event, before) {
   activity.querySelectorAll("li:nth-child(n+40)").forEach((old) => old.remove());
 }
 
+function note(text) {
+  activity.querySelector(".empty")?.remove();
+  activity.prepend(el("li", { className: "fresh note" }, el("p", {}, text, time(new Date().toISOString()))));
+}
+
 function flash(id, by) {
   const card = cards.get(id);
   if (!card) return;
@@ -263,10 +267,17 @@ async function loadSprints() {
 async function sync() {
   const { response, data } = await api(config.tasksUrl, { ifNoneMatch: listEtag });
   if (response.status === 304) return render();
+  const before = new Map(tasks);
   tasks.clear();
   for (const task of data) tasks.set(task.id, task); // the database is the truth
   listEtag = response.headers.get("ETag");
   render();
+  if (!loaded) return (loaded = true);
+  // Show what changed while this page was not listening.
+  const changed = data.filter((task) => before.get(task.id)?.etag !== task.etag);
+  const gone = [...before.keys()].filter((id) => !tasks.has(id));
+  for (const task of changed) flash(task.id, task.updated_by);
+  if (changed.length + gone.length) note(`Caught up: ${changed.length + gone.length} change(s) made while this page was reconnecting.`);
 }
 
 // ---------------------------------------------------------------- Changing the board
