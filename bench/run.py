@@ -3,12 +3,17 @@ Benchmarks of the generated project: bake time, footprint, start-up, memory, thr
 and the real-time add-on's WebSocket fan-out against Django Channels.
 
     .venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt
-    .venv/bin/python bench/run.py            # full run (~35 min): bench/RESULTS.md and bench/*.png
-    .venv/bin/python bench/run.py --quick    # smoke run (~5 min): the same, in bench/work/quick/
+    .venv/bin/python bench/run.py            # full run (~40 min): bench/RESULTS.md and bench/*.png
+    .venv/bin/python bench/run.py --quick    # smoke run (~7 min): the same, in bench/work/quick/
+    .venv/bin/python bench/run.py --cookiecutter-django ~/src/cookiecutter-django   # a local clone
 
-Contenders: the generated project (core, and the add-on bakes listed in ADDON_BAKES), a bare
-`django-admin startproject` with the same /healthz view and DEBUG=False, and a raw WSGI app
-(the ceiling). All are served by the generated gunicorn.conf.py with WEB_CONCURRENCY=1.
+Contenders: the generated project (core, and the add-on bakes listed in ADDON_BAKES), baked from
+the template's last commit; a bare `django-admin startproject` with the same /healthz view and
+DEBUG=False (and one of the previous Django, OLD_DJANGO, to show what the upgrade changed);
+cookiecutter-django generated with its defaults (--cookiecutter-django: a path or URL, as
+cookiecutter takes it; the one patch it needs here is CCD's Python, see pin_python()); and a raw
+WSGI app (the ceiling). All run on the Python the core's .python-version names and are served by
+the generated gunicorn.conf.py with WEB_CONCURRENCY=1.
 Fan-out (realtime_fanout.py): the real-time bake's Tornado server and a Channels 4 app, the
 same clients (Node.js) and the same Redis (a redis-server of the run's own).
 
@@ -36,16 +41,18 @@ import statistics
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import realtime_fanout  # bench/ is on sys.path when this file runs as a script
 
 BENCH = Path(__file__).resolve().parent
 TEMPLATE = BENCH.parent
 WORK = BENCH / "work"  # git-ignored: bakes, venvs, logs, raw tool output
-PYTHON = sys.executable  # the generated projects' venvs use the runner's interpreter
+RUNNER = Path(sys.executable).parent  # the runner's venv: cookiecutter, uv (not the projects' Python)
 
 # --- Contenders and endpoints, as data ------------------------------------------------------
 
@@ -62,13 +69,32 @@ PRODUCTION_ENV = {
 }
 # Production settings redirect plain HTTP (except /healthz): say we came through an HTTPS proxy.
 HEADERS = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
+# The last published run's Django: a bare startproject of it runs beside the current one.
+OLD_DJANGO = "Django==5.2.19"
+
+# cookiecutter-django: the template (path or URL, as cookiecutter takes it) and the variables its
+# production settings read with its defaults (config/settings/production.py: S3 storage, Mailgun).
+# The credentials are dummies: no request leaves the machine (its pages only build S3 URLs).
+CCD_TEMPLATE = "gh:cookiecutter/cookiecutter-django"
+CCD_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",  # manage.py would pick the local settings
+    "DJANGO_SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
+    "DJANGO_ADMIN_URL": "admin/",
+    "DJANGO_ALLOWED_HOSTS": PRODUCTION_ENV["ALLOWED_HOSTS"],
+    "DJANGO_AWS_ACCESS_KEY_ID": "bench",
+    "DJANGO_AWS_SECRET_ACCESS_KEY": "bench",
+    "DJANGO_AWS_STORAGE_BUCKET_NAME": "bench",
+    "MAILGUN_API_KEY": "bench",
+    "MAILGUN_DOMAIN": "mail.example.com",
+}
 
 # Endpoints: which kinds of contender serve them. "static" and "api" paths are found per bake.
 ENDPOINTS = [
-    {"name": "/healthz", "path": "/healthz", "kinds": {"generated", "bare", "raw"}},
+    # cookiecutter-django has no health view: its row is its home page (Contender.health_path).
+    {"name": "/healthz", "path": "/healthz", "kinds": {"generated", "bare", "raw", "ccd"}},
     # The same answer without the SQLite query: the fair match for the raw ceiling (core only).
     {"name": "/healthz minus its query", "path": "/bench/healthz-no-query", "kinds": {"core", "raw"}},
-    {"name": "home /", "path": "/", "kinds": {"generated"}},
+    {"name": "home /", "path": "/", "kinds": {"generated", "ccd"}},
     {"name": "static CSS", "path": "static", "kinds": {"generated", "raw", "whitenoise"}},
     {"name": "GET /api/me/", "path": "/api/me/", "kinds": {"generated"}, "needs_api": True},
 ]
@@ -109,7 +135,7 @@ FANOUT_P99_CELL, FANOUT_P99_MS, FANOUT_CPU_RATIO, FANOUT_RSS_MB = (1000, 20), 10
 @dataclass
 class Contender:
     name: str
-    kind: str  # generated | bare | raw
+    kind: str  # generated | bare | raw | whitenoise | ccd
     cwd: Path
     bin: Path
     app: str  # WSGI application for gunicorn
@@ -117,6 +143,8 @@ class Contender:
     static_path: str = ""
     token: str = ""  # REST token when the bake has an API
     env: dict = field(default_factory=dict)
+    health_path: str = "/healthz"  # what the /healthz rows and the start-up wait request
+    python: str = ""  # the interpreter its venv was made with
     process: subprocess.Popen = None
     port: int = 0
 
@@ -172,25 +200,56 @@ def get(port, path, headers=HEADERS):
 
 
 def check_tools():
-    missing = [tool for tool in ("wrk", "hyperfine", "redis-server", "node") if not shutil.which(tool)]
+    # pg_config and a C compiler: cookiecutter-django pins psycopg[c], built from source.
+    tools = ("wrk", "hyperfine", "redis-server", "node", "pg_config", "cc")
+    missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
         raise SystemExit(
-            f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine redis-server nodejs` "
-            "(Node.js 20 or newer)."
+            f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine redis-server nodejs "
+            "libpq-dev gcc` (Node.js 20 or newer)."
         )
+    if not (RUNNER / "uv").exists():  # cookiecutter-django's post-generation hook runs `uv add`
+        raise SystemExit(f"Missing uv in {RUNNER}: install with `pip install -r bench/requirements.txt`.")
+
+
+def find_python(version):
+    """The interpreter for version '3.N' (PATH or pyenv), as tests/conftest.py finds it, or None."""
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+        if probe.returncode == 0 and probe.stdout.decode().strip() == str(tuple(map(int, version.split(".")))):
+            return str(candidate)
+    return None
+
+
+def project_python(project):
+    """The Python a project's .python-version names: what its deploys run, so what it is measured on."""
+    version = (project / ".python-version").read_text().strip()
+    python = find_python(version)
+    if not python:
+        raise SystemExit(f"Python {version} ({project.name}'s .python-version) is not installed: install it "
+                         f"(e.g. `pyenv install {version}`) or put python{version} on PATH.")  # fmt: skip
+    return python
+
+
+def python_version(python):
+    return sh([python, "-c", "import platform; print(platform.python_version())"]).strip()
 
 
 # --- Virtualenvs and footprint ------------------------------------------------------------------
 
 
-def venv(requirements):
-    """A cached virtualenv with exactly these requirements (text of a requirements file); its bin/."""
-    key = hashlib.sha256((sys.version + requirements).encode()).hexdigest()[:16]
+def venv(requirements, python):
+    """A cached virtualenv of this interpreter with exactly these requirements (text of a requirements
+    file); its bin/."""
+    key = hashlib.sha256((python_version(python) + requirements).encode()).hexdigest()[:16]
     path = WORK / "venvs" / key
     if not (path / "ready").exists():
-        log(f"creating venv {path.name} for {requirements.split()!r}")
+        shown = ", ".join(requirement_lines(requirements))
+        log(f"creating venv {path.name} (Python {python_version(python)}): {shown}")
         shutil.rmtree(path, ignore_errors=True)
-        sh([PYTHON, "-m", "venv", str(path)])
+        sh([python, "-m", "venv", str(path)])
         (path / "requirements.txt").write_text(requirements)
         pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         sh([*pip, "-r", str(path / "requirements.txt")])
@@ -213,9 +272,13 @@ print(json.dumps(out))
 """
 
 
-def footprint(bin_dir, requirements_file, project_dir):
-    lines = [line.split("#")[0].strip() for line in requirements_file.read_text().splitlines()]
-    top_level = [line for line in lines if line and not line.startswith("-")]
+def requirement_lines(text):
+    """The requirements a requirements file names itself (not its comments or options)."""
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def footprint(bin_dir, top_level, project_dir):
     installed = json.loads(sh([str(bin_dir / "python"), "-c", FOOTPRINT_SCRIPT]))
     files = [p for p in project_dir.rglob("*") if p.is_file()]
     python_files = [p for p in files if p.suffix == ".py"]
@@ -233,9 +296,21 @@ def footprint(bin_dir, requirements_file, project_dir):
 # --- Building the contenders ---------------------------------------------------------------------
 
 
+SNAPSHOT = WORK / "template"  # the template as last committed: what is measured (others may be editing the tree)
+
+
+def snapshot_template():
+    """The template's HEAD, exported to SNAPSHOT; returns the commit."""
+    shutil.rmtree(SNAPSHOT, ignore_errors=True)
+    SNAPSHOT.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(TEMPLATE), "archive", "HEAD"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(SNAPSHOT)], input=archive.stdout, check=True)
+    return sh(["git", "-C", str(TEMPLATE), "log", "-1", "--format=%h %cs %s"]).strip()
+
+
 def bake_command(answers, output_dir):
     options = [f"{key}={'true' if value else 'false'}" for key, value in {**CORE, **answers}.items()]
-    return [str(Path(PYTHON).parent / "cookiecutter"), "--no-input", "-o", str(output_dir), str(TEMPLATE), *options]
+    return [str(RUNNER / "cookiecutter"), "--no-input", "-o", str(output_dir), str(SNAPSHOT), *options]
 
 
 def build_generated(answers):
@@ -249,7 +324,8 @@ def build_generated(answers):
     serve = WORK / "serve" / name
     shutil.rmtree(serve, ignore_errors=True)
     shutil.copytree(project, serve)
-    bin_dir = venv((project / "requirements.txt").read_text())
+    python = project_python(project)
+    bin_dir = venv((project / "requirements.txt").read_text(), python)
     env = clean_env(bin_dir, **PRODUCTION_ENV)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=env)
     sh([str(bin_dir / "python"), "manage.py", "collectstatic", "--noinput"], cwd=serve, env=env)
@@ -263,6 +339,7 @@ def build_generated(answers):
         module=f"{slug}.wsgi",
         static_path="/static/" + manifest["paths"]["css/site.css"],
         env=PRODUCTION_ENV,
+        python=python,
     )
     if (serve / slug / "api").is_dir():
         contender.token = rest_token(contender)
@@ -314,18 +391,20 @@ def healthz_source(views_file):
     return '"""The generated project\'s /healthz, copied by bench/run.py."""\n\n' + "\n".join(lines) + "\n\n\n" + body
 
 
-def build_bare(core, core_project):
-    """`django-admin startproject` with the same Django, DEBUG=False, and the same /healthz view."""
+def build_bare(core, core_project, django_pin=None):
+    """`django-admin startproject` with the same Django (or django_pin's, as its startproject writes it),
+    the same Python, DEBUG=False, and the same /healthz view."""
     pins = (core_project / "requirements.txt").read_text()
-    django_pin = re.search(r"^Django==\S+", pins, re.M).group(0)
+    django_pin = django_pin or re.search(r"^Django==\S+", pins, re.M).group(0)
     gunicorn_pin = re.search(r"^gunicorn==\S+", pins, re.M).group(0)
-    django_only = venv(django_pin + "\n")
-    pristine = WORK / "pristine" / "bare"
+    django_only = venv(django_pin + "\n", core.python)
+    name = "bare" if django_pin in pins else f"bare-{django_pin.split('==')[1]}"
+    pristine = WORK / "pristine" / name
     shutil.rmtree(pristine, ignore_errors=True)
     pristine.mkdir(parents=True)
     sh([str(django_only / "django-admin"), "startproject", "bare", str(pristine)])
     (pristine / "requirements.txt").write_text(django_pin + "\n")  # for the footprint count only
-    serve = WORK / "serve" / "bare"
+    serve = WORK / "serve" / name
     shutil.rmtree(serve, ignore_errors=True)
     shutil.copytree(pristine, serve)
     (serve / "bare" / "views.py").write_text(healthz_source(core.cwd / core.module.split(".")[0] / "views.py"))
@@ -335,10 +414,11 @@ def build_bare(core, core_project):
         settings.write("\n# bench/run.py: production mode for the comparison\nDEBUG = False\n")
         settings.write(f"ALLOWED_HOSTS = {PRODUCTION_ENV['ALLOWED_HOSTS'].split(',')!r}\n")
     shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
-    bin_dir = venv(f"{django_pin}\n{gunicorn_pin}\n")
+    bin_dir = venv(f"{django_pin}\n{gunicorn_pin}\n", core.python)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir))
-    bare = Contender(name="bare startproject", kind="bare", cwd=serve, bin=bin_dir, app="bare.wsgi:application")
-    bare.module = "bare.wsgi"
+    label = "bare startproject" if name == "bare" else f"bare startproject, {django_pin.replace('==', ' ')}"
+    bare = Contender(name=label, kind="bare", cwd=serve, bin=bin_dir, app="bare.wsgi:application",
+                     module="bare.wsgi", python=core.python)  # fmt: skip
     return bare, pristine, django_only
 
 
@@ -357,6 +437,80 @@ def build_raw(core, bare):
     whitenoise = Contender(name="whitenoise WSGI, no Django", kind="whitenoise", cwd=serve, bin=core.bin,
                            app="raw_wsgi:application", static_path=core.static_path, env=whitenoise_env)  # fmt: skip
     return raw, whitenoise
+
+
+def pin_python(template, version):
+    """cookiecutter-django's one patch here: its generated projects pin Python 3.14 (`.python-version`,
+    `requires-python`) and its post-generation hook's `uv add` would download that interpreter. Both
+    pins become the core's version, so both projects run on the same Python. Returns the changes."""
+    project = template / "{{cookiecutter.project_slug}}"
+    changes = []
+    for name, pattern, wanted in (
+        (".python-version", r"^3\.\d+$", version),
+        ("pyproject.toml", r'^requires-python = "==3\.\d+\.\*"$', f'requires-python = "=={version}.*"'),
+    ):
+        path = project / name
+        found = re.findall(pattern, path.read_text(), re.M)
+        if len(found) != 1:
+            raise SystemExit(f"cookiecutter-django: no single line like {pattern!r} in {path}: see pin_python()")
+        if found[0] != wanted:
+            path.write_text(re.sub(pattern, wanted, path.read_text(), flags=re.M))
+            changes.append((f"{{{{cookiecutter.project_slug}}}}/{name}", found[0], wanted))
+    return changes
+
+
+def fresh_database(bin_dir, url):
+    """Drop and create the database that url names (its server's `postgres` database does the work)."""
+    name = urlsplit(url).path.lstrip("/")
+    script = (
+        "import sys, psycopg\n"
+        "with psycopg.connect(sys.argv[1], autocommit=True) as db:\n"
+        "    db.execute(f'DROP DATABASE IF EXISTS \"{sys.argv[2]}\" WITH (FORCE)')\n"
+        "    db.execute(f'CREATE DATABASE \"{sys.argv[2]}\"')\n"
+    )
+    sh([str(bin_dir / "python"), "-c", script, url.rsplit("/", 1)[0] + "/postgres", name])
+
+
+def build_ccd(source, core, database_url, redis_url):
+    """cookiecutter-django as its README makes it (`cookiecutter <template>`, every default: no Docker,
+    AWS, Mailgun), its hook resolving the dependencies with uv; its production dependencies (uv.lock,
+    without the dev group) in a venv of the core's Python; a fresh database, migrated; the core's
+    gunicorn.conf.py. Its static files go to S3 by default, so there is no collectstatic and no static row."""
+    from cookiecutter.repository import determine_repo_dir  # the runner has cookiecutter
+
+    clones = WORK / "ccd-clone"
+    clones.mkdir(parents=True, exist_ok=True)
+    abbreviations = {"gh": "https://github.com/{0}.git", "gl": "https://gitlab.com/{0}.git"}
+    found, _ = determine_repo_dir(source, abbreviations, clones, checkout=None, no_input=True)
+    template = WORK / "ccd-template"
+    shutil.rmtree(template, ignore_errors=True)
+    shutil.copytree(found, template, ignore=shutil.ignore_patterns(".git"))
+    version = tomllib.loads((template / "pyproject.toml").read_text())["project"]["version"]
+    patches = pin_python(template, python_version(core.python).rsplit(".", 1)[0])
+    pristine = WORK / "pristine" / "ccd"
+    shutil.rmtree(pristine, ignore_errors=True)
+    # uv reaches the package index on its own (not through pip's configuration): it needs the machine's
+    # TLS and proxy settings, when it has any.
+    network = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "UV_INDEX_URL")
+    passed = {name: os.environ[name] for name in network if name in os.environ}
+    uv_env = clean_env(RUNNER, UV_PYTHON=core.python, UV_PYTHON_DOWNLOADS="never", **passed)
+    sh([str(RUNNER / "cookiecutter"), "--no-input", "-o", str(pristine), str(template)], env=uv_env)
+    (project,) = [p for p in pristine.iterdir() if p.is_dir()]
+    export = [str(RUNNER / "uv"), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "-q"]
+    requirements = sh([*export, "--no-header"], cwd=project, env=uv_env)
+    bin_dir = venv(requirements, core.python)
+    serve = WORK / "serve" / "ccd"
+    shutil.rmtree(serve, ignore_errors=True)
+    shutil.copytree(project, serve)
+    shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
+    env = {**CCD_ENV, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    fresh_database(bin_dir, database_url)
+    sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir, **env))
+    ccd = Contender(name="cookiecutter-django", kind="ccd", cwd=serve, bin=bin_dir, app="config.wsgi:application",
+                    module="config.wsgi", env=env, health_path="/", python=core.python)  # fmt: skip
+    top_level = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    about = {"source": source, "version": version, "patches": patches, "top_level": top_level}
+    return ccd, project, about
 
 
 # --- Servers --------------------------------------------------------------------------------------
@@ -386,7 +540,7 @@ def start(contender):
         if contender.process.poll() is not None:
             raise SystemExit(f"{contender.name}: gunicorn exited {contender.process.returncode}; see {errors.name}")
         try:
-            if get(contender.port, "/healthz")[0] == 200:
+            if get(contender.port, contender.health_path)[0] == 200:
                 return
         except OSError:
             time.sleep(0.1)
@@ -413,6 +567,8 @@ def worker_rss_kib(contender):
 
 
 def endpoint_path(endpoint, contender):
+    if endpoint["path"] == "/healthz":
+        return contender.health_path
     return contender.static_path if endpoint["path"] == "static" else endpoint["path"]
 
 
@@ -431,23 +587,25 @@ def serves(endpoint, contender):
 
 
 def hyperfine(label, commands, plan, prepare=None, env=None):
-    """Times of each command ({name: (argv, cwd)}): one hyperfine call per contender per round, the
-    order reversed every other round, so a burst of load from a neighbour hits every contender alike."""
+    """Times of each command ({name: (argv, cwd)}, or (argv, cwd, env) for a command of its own
+    environment): one hyperfine call per contender per round, the order reversed every other round,
+    so a burst of load from a neighbour hits every contender alike."""
     names = list(commands)
     samples = {name: [] for name in names}
     round_medians = {name: [] for name in names}
     base = ["hyperfine", "-N", "--style", "none", "--warmup", "1", "--runs", str(plan.runs)]
     for number in range(plan.startup_rounds):
         for name in names if number % 2 == 0 else names[::-1]:
-            argv, cwd = commands[name]
+            argv, cwd, *own_env = commands[name]
             export = WORK / f"hyperfine-{label}.json"
             extra = ["--prepare", shlex.join(prepare[name])] if prepare else []
             command = [*base, *extra, "--export-json", str(export), shlex.join(argv)]
-            subprocess.run(command, cwd=cwd, env=env or clean_env(), check=True, stdout=subprocess.DEVNULL)
+            command_env = own_env[0] if own_env else env or clean_env()
+            subprocess.run(command, cwd=cwd, env=command_env, check=True, stdout=subprocess.DEVNULL)
             times = json.loads(export.read_text())["results"][0]["times"]
             samples[name] += times
             round_medians[name].append(median(times))
-    shown = {name: f'cd {cwd} && {shlex.join(base)} "{shlex.join(argv)}"' for name, (argv, cwd) in commands.items()}
+    shown = {name: f'cd {cwd} && {shlex.join(base)} "{shlex.join(argv)}"' for name, (argv, cwd, *_) in commands.items()}
     return {"samples": samples, "rounds": round_medians, "commands": shown}
 
 
@@ -504,10 +662,10 @@ def measure_bake(bakes, plan):
 
 
 def measure_startup(contenders, plan):
-    env = clean_env(**PRODUCTION_ENV)
-    check = {c.name: ([f"{c.bin}/python", "manage.py", "check"], c.cwd) for c in contenders}
-    imports = {c.name: ([f"{c.bin}/python", "-c", f"import {c.module}"], c.cwd) for c in contenders}
-    return {"check": hyperfine("check", check, plan, env=env), "import": hyperfine("import", imports, plan, env=env)}
+    """`manage.py check` and importing the WSGI module, each contender in its production environment."""
+    check = {c.name: ([f"{c.bin}/python", "manage.py", "check"], c.cwd, clean_env(**c.env)) for c in contenders}
+    imports = {c.name: ([f"{c.bin}/python", "-c", f"import {c.module}"], c.cwd, clean_env(**c.env)) for c in contenders}
+    return {"check": hyperfine("check", check, plan), "import": hyperfine("import", imports, plan)}
 
 
 def measure_rss(contenders, plan):
@@ -569,7 +727,7 @@ def measure_fanout(realtime, plan):
     """Each cell of plan.fanout for both stacks, the stacks alternating, plan.fanout_rounds times;
     then the add-on alone under plan.burst. Rows as realtime_fanout.run() returns them."""
     requirements = (realtime.cwd / "requirements.txt").read_text() + (BENCH / "requirements-realtime.txt").read_text()
-    python = str(venv(requirements) / "python")
+    python = str(venv(requirements, realtime.python) / "python")
     rows, stacks = [], list(FANOUT_STACKS)
     with realtime_fanout.redis_server() as redis_url:
         for number in range(plan.fanout_rounds):
@@ -630,7 +788,8 @@ def machine_facts(contenders):
         "cores": os.cpu_count(),
         "memory": f"{memory_kib / 1024**2:.1f} GiB",
         "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
+        "python": f"{python_version(contenders[0].python)} (every contender: {contenders[0].python}); the runner "
+        f"(cookiecutter, wrk's driver): {platform.python_version()}",
         "tools": tools,
         "versions": versions,
         "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
@@ -672,6 +831,55 @@ EXPLANATIONS = {
 }
 
 
+def ccd_report(data):
+    ccd, about = data["ccd"], data["ccd_about"]
+    lines = ["## cookiecutter-django: how it is made and run", ""]
+    lines += [
+        f"Template: `{about['source']}`, version {about['version']} (its `pyproject.toml`), generated with "
+        "`cookiecutter --no-input` (every default: no Docker, AWS storage, Mailgun, no whitenoise, no REST); its "
+        "post-generation hook moves the requirements into `pyproject.toml` and locks them with `uv add`. Its "
+        "production dependencies (`uv export --frozen --no-dev`) go in a venv of the same Python as the core; "
+        "a fresh PostgreSQL database, `manage.py migrate`; the core's `gunicorn.conf.py` and `WEB_CONCURRENCY=1`.",
+        "",
+        "What was changed in it, and only that (in a copy of the template, before generating):",
+        "",
+        "| file | was | is | why |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| `{name}` | `{was}` | `{now}` | its Python, 3.14, is not on this machine, and uv would download "
+              "it (the hook fails offline); the core's Python, so both run on one interpreter |"
+              for name, was, now in about["patches"]] or ["| (none) | | | |"]  # fmt: skip
+    shown = " ".join(f"{k}={v}" for k, v in ccd.env.items())
+    lines += [
+        "",
+        f"Environment (its production settings read these; dummy S3 and Mailgun credentials): `{shown}`.",
+        "",
+        "It has no health view, so its `/healthz` rows measure its home page `/` (a `TemplateView` of "
+        "`pages/home.html` with allauth's context; its static URLs are S3 URLs, built per request by "
+        "django-storages without a network call). Not measured for it: bake time (its hook resolves "
+        "dependencies over the network) and static files (S3 serves them).",
+        "",
+    ]
+    return lines
+
+
+def upgrade_report(data, startup_ratio, rps_of, plan):
+    """What the Django upgrade changed: the bare startproject of each Django, same Python, same run."""
+    new, old = [c for c in data["contenders"] if c.kind == "bare"]
+    rss = data["rss"]
+    rows = [("`manage.py check` time", startup_ratio("check", new, old)),
+            ("import the WSGI module", startup_ratio("import", new, old)),
+            ("worker RSS after requests", ratio(rss[new.name]["after"], rss[old.name]["after"]))]  # fmt: skip
+    rows += [(f"`/healthz` req/s at c={c}", ratio(rps_of("/healthz", c, new), rps_of("/healthz", c, old)))
+             for c in plan.concurrency]  # fmt: skip
+    lines = [f"## What the Django upgrade changed: {new.name} / {old.name}", ""]
+    lines += ["The same `startproject` measurements with each Django (each as its own `startproject` writes it, "
+              "same /healthz view, same Python, alternating in this run).", ""]  # fmt: skip
+    lines += ["| measure | ratio [per-round] |", "| --- | --- |"]
+    lines += [f"| {label} | {fmt_range(*value)} |" for label, value in rows]
+    return [*lines, ""]
+
+
 def report(data, plan, quick):
     core, bare, raw = data["core"], data["bare"], data["raw"]
     generated = data["generated"]
@@ -685,9 +893,12 @@ def report(data, plan, quick):
         "[brackets] give the min-max of the per-round ratios (or of the samples).",
         "",
         "Rerun: `.venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt && "
-        ".venv/bin/python bench/run.py` (needs `apt-get install wrk hyperfine redis-server nodejs`). "
+        ".venv/bin/python bench/run.py --cookiecutter-django <path or URL>` (needs `apt-get install wrk "
+        "hyperfine redis-server nodejs libpq-dev gcc`, PostgreSQL and Redis). "
         "How and why: `docs/performance.md`. In the commands below, `$REPO` is the repository's root and "
         "`$PORT` the port the run chose.",
+        "",
+        f"Template: commit {data['facts']['commit']} (`git archive HEAD` into `$REPO/bench/work/template`).",
         "",
     ]
     facts = data["facts"]
@@ -703,17 +914,34 @@ def report(data, plan, quick):
 
     # Targets
     targets = []
-    startup = data["startup"]
-    check = startup["check"]
-    value = ratio(check["rounds"][core.name], check["rounds"][bare.name], check["samples"][core.name],
-                  check["samples"][bare.name])  # fmt: skip
-    targets.append(("check_time", "`manage.py check` time, generated core / bare", value, "<=", 1.15))
-    for moment in ("boot", "after"):
-        rss = data["rss"]
+    startup, rss, http = data["startup"], data["rss"], data["http"]
+
+    def startup_ratio(measure, a, b):
+        result = startup[measure]
+        return ratio(result["rounds"][a.name], result["rounds"][b.name], result["samples"][a.name],
+                     result["samples"][b.name])  # fmt: skip
+
+    def rps_of(endpoint, connections, contender):
+        return [r["rps"] for r in http[(endpoint, connections, contender.name)]]
+
+    moments = {"boot": "at boot (1 request)", "after": f"after >= {plan.rss_requests} requests"}
+    targets.append(("check_time", "`manage.py check` time, generated core / bare", startup_ratio("check", core, bare),
+                    "<=", 1.15))  # fmt: skip
+    for moment, label in moments.items():
         value = ratio(rss[core.name][moment], rss[bare.name][moment])
-        label = "at boot (1 request)" if moment == "boot" else f"after >= {plan.rss_requests} requests"
         targets.append((f"rss_{moment}", f"worker RSS {label}, generated core / bare", value, "<=", 1.15))
-    http = data["http"]
+    ccd = data["ccd"]
+    targets.append(("ccd_check", "`manage.py check` time, generated core / cookiecutter-django",
+                    startup_ratio("check", core, ccd), "<=", 0.5))  # fmt: skip
+    for moment, label in moments.items():
+        value = ratio(rss[core.name][moment], rss[ccd.name][moment])
+        targets.append(("ccd_rss", f"worker RSS {label}, generated core / cookiecutter-django", value, "<=", 0.6))
+    for c in plan.concurrency:
+        targets.append(("ccd_rps", f"home `/` req/s at c={c}, generated core / cookiecutter-django",
+                        ratio(rps_of("home /", c, core), rps_of("home /", c, ccd)), ">=", 2))  # fmt: skip
+        targets.append(("ccd_rps", f"`/healthz` req/s at c={c}, generated core / cookiecutter-django's home page "
+                        "(it has no health view)", ratio(rps_of("/healthz", c, core), rps_of("/healthz", c, ccd)),
+                        ">=", 2))  # fmt: skip
     for connections in plan.concurrency:
         a = [r["rps"] for r in http[("/healthz", connections, core.name)]]
         b = [r["rps"] for r in http[("/healthz", connections, bare.name)]]
@@ -745,6 +973,8 @@ def report(data, plan, quick):
     for key in dict.fromkeys(missed):
         lines += ["", f"- **{key} missed**: {EXPLANATIONS.get(key, 'not yet explained: see docs/performance.md.')}"]
     lines += [""]
+    lines += ccd_report(data)
+    lines += upgrade_report(data, startup_ratio, rps_of, plan)
 
     # Bake
     bake = data["bake"]
@@ -763,9 +993,10 @@ def report(data, plan, quick):
     # Footprint
     lines += ["## 2. Footprint", ""]
     lines += ["Installed distributions: a fresh venv with only the project's `requirements.txt` "
-              "(bare: `Django` alone), counted with `importlib.metadata`, excluding pip and setuptools; "
-              "size = the files in their RECORDs. Project files: as generated (bare: as `startproject` "
-              "writes it), `.py` lines are non-blank lines.", ""]  # fmt: skip
+              "(bare: `Django` alone; cookiecutter-django: its locked production dependencies, and its top level "
+              "is `pyproject.toml`'s `dependencies`), counted with `importlib.metadata`, excluding pip and "
+              "setuptools; size = the files in their RECORDs. Project files: as generated (bare: as "
+              "`startproject` writes it), `.py` lines are non-blank lines.", ""]  # fmt: skip
     lines += ["| contender | top-level reqs | installed | size on disk | files | .py files | .py lines |"]
     lines += ["| --- | --- | --- | --- | --- | --- | --- |"]
     for name, fp in data["footprint"].items():
@@ -812,8 +1043,9 @@ def report(data, plan, quick):
         env = " ".join(f"{k}={v}" for k, v in {**c.env, "WEB_CONCURRENCY": 1, "PORT": "$PORT"}.items())
         shown = f"cd {c.cwd} && {env} {' '.join(server_command(c))}"
         lines.append(f"- {c.name}: `{shown.replace(str(c.port), '$PORT')}`")
-    lines += ["", "Each cell: the median over rounds of req/s, p50 and p99 (ms); the ratio is to the first "
-              "contender that is not the generated project (bare for `/healthz`, raw for static).", ""]  # fmt: skip
+    lines += ["", "Each cell: the median over rounds of req/s, p50 and p99 (ms); the ratios are to the first "
+              "contender that is not the generated project (bare for `/healthz`, raw for static) and to "
+              "cookiecutter-django (its home page in the `/healthz` rows).", ""]  # fmt: skip
     for endpoint in ENDPOINTS:
         group = [c for c in data["contenders"] if serves(endpoint, c)]
         if not group:
@@ -826,10 +1058,12 @@ def report(data, plan, quick):
             for contender in group:
                 cell = http[(endpoint["name"], connections, contender.name)]
                 rps = [r["rps"] for r in cell]
-                shown = "-"
-                if reference and contender is not reference:
-                    ref = [r["rps"] for r in http[(endpoint["name"], connections, reference.name)]]
-                    shown = f"{fmt_range(*ratio(rps, ref))} x {reference.name}"
+                shown = []
+                for other in (reference, data["ccd"]):
+                    if other in group and contender is not other and contender.kind != "ccd":
+                        ref = [r["rps"] for r in http[(endpoint["name"], connections, other.name)]]
+                        shown.append(f"{fmt_range(*ratio(rps, ref))} x {other.name}")
+                shown = "; ".join(dict.fromkeys(shown)) or "-"
                 lines.append(
                     f"| {contender.name} | {connections} | {fmt_range(median(rps), *spread(rps), 0)} "
                     f"| {median(r['p50'] for r in cell):.2f} | {median(r['p99'] for r in cell):.2f} | {shown} "
@@ -1042,6 +1276,21 @@ def main():
     parser.add_argument(
         "--only-fanout", action="store_true", help="measure section 5 again and keep the rest of the last run"
     )
+    parser.add_argument(
+        "--cookiecutter-django",
+        default=CCD_TEMPLATE,
+        metavar="PATH_OR_URL",
+        help=f"cookiecutter-django's template, as cookiecutter takes it (default: {CCD_TEMPLATE}; a local clone "
+        "works offline)",
+    )
+    parser.add_argument(
+        "--ccd-database-url",
+        default="postgres://postgres@127.0.0.1:5432/bench_ccd",
+        help="PostgreSQL database for cookiecutter-django, dropped and created afresh (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ccd-redis-url", default="redis://127.0.0.1:6379/15", help="its REDIS_URL (default: %(default)s)"
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     # The raw measurements, so a report bug does not cost a rerun (--report-only, with --quick for a smoke run's).
@@ -1059,28 +1308,39 @@ def main():
     started = time.monotonic()
 
     log("building contenders")
+    commit = snapshot_template()
     generated, projects, footprints = [], [], {}
     for answers in [CORE, *ADDON_BAKES]:
         contender, project = build_generated(answers)
         generated.append(contender)
         projects.append(project)
-        footprints[contender.name] = footprint(contender.bin, project / "requirements.txt", project)
+        top_level = requirement_lines((project / "requirements.txt").read_text())
+        footprints[contender.name] = footprint(contender.bin, top_level, project)
     core = generated[0]
-    bare, bare_pristine, django_only = build_bare(core, projects[0])
-    footprints[bare.name] = footprint(django_only, bare_pristine / "requirements.txt", bare_pristine)
+    bares = []
+    for pin in (None, OLD_DJANGO):
+        bare, bare_pristine, django_only = build_bare(core, projects[0], pin)
+        bares.append(bare)
+        top_level = requirement_lines((bare_pristine / "requirements.txt").read_text())
+        footprints[bare.name] = footprint(django_only, top_level, bare_pristine)
+    bare = bares[0]
+    ccd, ccd_project, ccd_about = build_ccd(args.cookiecutter_django, core, args.ccd_database_url, args.ccd_redis_url)
+    footprints[ccd.name] = footprint(ccd.bin, ccd_about["top_level"], ccd_project)
     raw, whitenoise = build_raw(core, bare)
-    contenders = [*generated, bare, raw, whitenoise]
+    contenders = [*generated, *bares, ccd, raw, whitenoise]
     same_answers(core, bare, raw, whitenoise)
-    data = {"core": core, "bare": bare, "raw": raw, "generated": generated, "contenders": contenders}
+    data = {"core": core, "bare": bare, "raw": raw, "ccd": ccd, "generated": generated, "contenders": contenders}
     data["footprint"] = footprints
-    data["facts"] = machine_facts([core, bare])
+    data["facts"] = machine_facts([core, *bares, ccd])
+    data["facts"]["commit"] = commit
+    data["ccd_about"] = ccd_about
 
     log("bake time")
     data["bake"] = measure_bake([CORE, *ADDON_BAKES], plan)
     log("start-up time")
-    data["startup"] = measure_startup([*generated, bare], plan)
+    data["startup"] = measure_startup([*generated, *bares, ccd], plan)
     log("worker memory")
-    data["rss"] = measure_rss([*generated, bare, raw], plan)
+    data["rss"] = measure_rss([*generated, *bares, ccd, raw], plan)
     log("throughput and latency")
     data["http"] = measure_http(contenders, plan)
     log("real-time fan-out")
