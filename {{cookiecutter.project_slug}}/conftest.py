@@ -2,7 +2,6 @@
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from unittest import mock
@@ -10,7 +9,7 @@ from unittest import mock
 import pytest
 from django.test import Client
 
-from tests.conftest import PROJECT_DIR, ROUTER_HEADERS
+from tests.conftest import ROUTER_HEADERS, copy_checkout
 
 PACKAGE = "{{ cookiecutter.project_slug }}"
 
@@ -34,26 +33,32 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def manage_py(checkout, *args, **variables):
+    """Run `manage.py` in a new process in checkout, with exactly these environment variables (and PATH)."""
+    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **variables}
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)  # noqa: S603
+
+
 @pytest.fixture
 def fresh_checkout(tmp_path):
     """A copy of the project as git would check it out: no .env, no key file, no database, no collected files."""
-    target = tmp_path / "checkout"
-    local = [".env", ".dev-secret-key*", ".venv", ".git", "staticfiles", "db.sqlite3", "__pycache__", "*.log"]
-    shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(*local))
-    return target
+    return copy_checkout(tmp_path / "checkout")
 
 
 @pytest.fixture
 def manage(fresh_checkout):
     """manage(*args, **variables): run `manage.py` in a new process in the fresh checkout, with exactly these
-    environment variables (and PATH): neither the shell's nor a developer's .env leaks in."""
+    environment variables: neither the shell's nor a developer's .env leaks in."""
+    return lambda *args, **variables: manage_py(fresh_checkout, *args, **variables)
 
-    def run(*args, **variables):
-        env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **variables}
-        command = [sys.executable, "manage.py", *args]
-        return subprocess.run(command, cwd=fresh_checkout, env=env, capture_output=True, text=True)  # noqa: S603
 
-    return run
+@pytest.fixture(scope="session")
+def build(tmp_path_factory):
+    """A fresh checkout after the build step, run once: `python manage.py collectstatic --noinput` as Heroku's
+    buildpack runs it, with no configuration at all (config vars may not exist yet). Returns (folder, result)."""
+    checkout = copy_checkout(tmp_path_factory.mktemp("build") / "checkout")
+    return checkout, manage_py(checkout, "collectstatic", "--noinput")
 
 
 @pytest.fixture

@@ -3,30 +3,21 @@
 import json
 
 import pytest
-from django.conf import settings as project_settings
-from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import Client
 
 from .conftest import ROUTER_HEADERS
 
 WHITENOISE = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 
-@pytest.fixture(scope="session")
-def collected_root(tmp_path_factory):
-    """collectstatic once for the session: compressing every file takes seconds."""
-    root = tmp_path_factory.mktemp("staticfiles")
-    with override_settings(STATIC_ROOT=root, STORAGES={**project_settings.STORAGES, "staticfiles": WHITENOISE}):
-        call_command("collectstatic", "--noinput", verbosity=0)
-    return root
-
-
 @pytest.fixture
-def collected(settings, collected_root):
-    """The collected files, served by whitenoise; returns the manifest's name -> hashed name."""
-    settings.STATIC_ROOT = collected_root
+def collected(settings, build):
+    """The files the build collected, served by whitenoise; returns the manifest's name -> hashed name."""
+    checkout, result = build
+    assert result.returncode == 0, result.stderr
+    settings.STATIC_ROOT = checkout / "staticfiles"
     settings.STORAGES = {**settings.STORAGES, "staticfiles": WHITENOISE}
-    return json.loads((collected_root / "staticfiles.json").read_text())["paths"]
+    return json.loads((settings.STATIC_ROOT / "staticfiles.json").read_text())["paths"]
 
 
 def test_hashed_files_are_cached_forever_and_compressed(collected):
