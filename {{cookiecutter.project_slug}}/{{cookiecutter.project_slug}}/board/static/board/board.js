@@ -210,24 +210,39 @@ function log(event, before) {
   seen.add(key);
   activity.querySelector(".empty")?.remove();
   const who = el("strong", {}, event.by === config.user ? "You" : event.by);
-  const item = el("li", { className: "fresh" }, avatar(event.by), el("p", {}, who, " ", ...describe(event, before), time(new Date().toISOString())));
+  const item = el("li", {}, avatar(event.by), el("p", {}, who, " ", ...describe(event, before), time(new Date().toISOString())));
   activity.prepend(item);
+  highlight(item, "fresh");
   activity.querySelectorAll("li:nth-child(n+40)").forEach((old) => old.remove());
+}
+
+const HIGHLIGHT_MS = 2500; // as long as the highlight animations in board.css
+
+/** Highlight `node` for a moment. The class goes afterwards, or moving the node (a render) would replay it. */
+function highlight(node, className) {
+  node.classList.remove(className);
+  void node.offsetWidth; // restart the animation
+  node.classList.add(className);
+  clearTimeout(node.highlightTimer);
+  node.highlightTimer = setTimeout(() => node.classList.remove(className), HIGHLIGHT_MS);
 }
 
 function note(text) {
   activity.querySelector(".empty")?.remove();
-  activity.prepend(el("li", { className: "fresh note" }, el("p", {}, text, time(new Date().toISOString()))));
+  const item = el("li", { className: "note" }, el("p", {}, text, time(new Date().toISOString())));
+  activity.prepend(item);
+  highlight(item, "fresh");
 }
 
+/** Show on a card that someone else just changed it, and who. */
 function flash(id, by) {
   const card = cards.get(id);
   if (!card) return;
-  card.classList.remove("changed");
   card.querySelector(".by-badge")?.remove();
-  void card.offsetWidth; // restart the animation
-  card.classList.add("changed");
-  card.append(el("span", { className: "by-badge" }, by));
+  const badge = el("span", { className: "by-badge" }, by);
+  card.append(badge);
+  setTimeout(() => badge.remove(), HIGHLIGHT_MS);
+  highlight(card, "changed");
 }
 
 // ---------------------------------------------------------------- Messages
