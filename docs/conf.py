@@ -25,6 +25,7 @@ BAKE_OPTIONS = {
     "project_name": "My Project",
     "use_rest": True,
     "use_realtime": True,
+    "example_app": "board",
     "use_github_actions": True,
     "init_git": False,
 }

@@ -264,7 +264,6 @@ def test_a_stale_edit_gets_the_conflict_dialog_not_a_silent_overwrite(alice, bob
     expect(alice.page.locator("#editor-notice")).to_have_text(
         "bob just changed this task. If you save, you will see their version and choose.", timeout=EVENT
     )
-    screenshot(alice, "notice")
 
     # Alice saves what she opened: refused (412), and she is shown Bob's change.
     alice.page.click("#editor button[type=submit]")
