@@ -10,6 +10,8 @@ cookiecutter.json's `_copy_without_render`.
 - `hook_error(name)`: a question's `validator:` when it is asked: the hook's line if the answers so
   far break a rule about it or an earlier question, else "".
 - `hook_file(name)`: hooks/NAME.py rendered with the answers into a scratch file, to run as a task.
+- `unchosen_paths()`: the files of the options that are off, from the post-generation hook, so that
+  copier never writes them (cookiecutter writes them and the hook deletes them).
 - the `slugify` filter cookiecutter.json's default slug uses (python-slugify, as in cookiecutter).
 """
 
@@ -46,11 +48,9 @@ class CopierBridge(Extension):
                     "ERROR: copier needs python-slugify for this template; pipx inject copier python-slugify"
                 ) from None
             environment.filters["slugify"] = slugify
-        environment.globals["cookiecutter_answers"] = pass_context(lambda context: self.cookiecutter_answers(context))
-        environment.globals["hook_error"] = pass_context(lambda context, name: self.hook_error(context, name))
-        environment.globals["hook_file"] = pass_context(
-            lambda context, *args, **kwargs: self.hook_file(context, *args, **kwargs)
-        )
+        for name in ("cookiecutter_answers", "hook_error", "hook_file", "unchosen_paths"):  # called with the answers
+            method = getattr(self, name)
+            environment.globals[name] = pass_context(lambda context, *args, method=method: method(context, *args))
 
     def preprocess(self, source, name, filename=None):
         """Files cookiecutter copies without rendering reach copier's Jinja as raw text."""
@@ -100,16 +100,20 @@ class CopierBridge(Extension):
         asked = QUESTIONS[: QUESTIONS.index(name)]
         return line if field == name or (field in asked and field not in conf["data"]) else ""
 
-    def hook_file(self, context, name, quiet=False):
-        """hooks/NAME.py rendered as cookiecutter renders it, in a scratch file removed when copier exits.
+    def rendered_hook(self, context, name):
+        """hooks/NAME.py rendered with the answers, as cookiecutter renders it."""
+        return self.environment.from_string((TEMPLATE / "hooks" / f"{name}.py").read_text()).render(context.get_all())
 
-        quiet: send what it prints to /dev/null (copier update runs it three times, in two scratch copies).
-        """
-        code = self.environment.from_string((TEMPLATE / "hooks" / f"{name}.py").read_text()).render(context.get_all())
-        if quiet:
-            code = f"import os, sys\nsys.stdout = open(os.devnull, 'w')\n{code}"
+    def hook_file(self, context, name):
+        """hooks/NAME.py rendered, in a scratch file removed when copier exits."""
         descriptor, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".py")
         with os.fdopen(descriptor, "w") as script:
-            script.write(code)
+            script.write(self.rendered_hook(context, name))
         atexit.register(os.unlink, path)
         return path
+
+    def unchosen_paths(self, context):
+        """The post-generation hook's paths of the options that are off, as copier exclusions (one a line)."""
+        hook = {"__name__": "post_gen_project"}  # not "__main__": defines its names, runs nothing
+        exec(compile(self.rendered_hook(context, "post_gen_project"), "post_gen_project.py", "exec"), hook)
+        return "\n".join(f"/{path.as_posix()}" for path in hook["unchosen_paths"]())

@@ -22,6 +22,14 @@ OPTION_PATHS = {
     "license": ["LICENSE"],
 }
 
+
+def unchosen_paths():
+    """The paths of the options that are off (copier.yml excludes the same ones, through hooks/copier_bridge.py)."""
+    return [
+        Path(path) for option, paths in OPTION_PATHS.items() if ANSWERS[option] in (False, "none") for path in paths
+    ]
+
+
 # Local development values only; .env is git-ignored and real environment variables win.
 # The secret is made here, never rendered into a committed file; no "$" (django-environ would
 # read it as a reference to another variable).
@@ -36,10 +44,8 @@ REALTIME_PUBLISH_KEY={publish_key}
 
 
 def main():
-    for option, paths in OPTION_PATHS.items():
-        if ANSWERS[option] in (False, "none"):
-            for path in map(Path, paths):
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    for path in unchosen_paths():
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
     env_file = Path(".env")
     if not env_file.exists():

@@ -111,7 +111,11 @@ OPTION_FILES = {
             "views.py",
         ]
     },
-    "use_github_actions": {".github/dependabot.yml", ".github/workflows/ci.yml"},
+    "use_github_actions": {
+        ".github/dependabot.yml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/template-update.yml",
+    },
     "init_git": set(),
 }
 # Words that must not appear anywhere in a project whose option is off.

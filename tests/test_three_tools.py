@@ -90,6 +90,9 @@ def test_the_three_tools_generate_byte_identical_projects(template, tmp_path, an
         result = generate(tool, template, tmp_path / tool, answers, slug=slug)
         assert result.returncode == 0, f"{tool}:\n{result.stdout}\n{result.stderr}"
         projects[tool] = tmp_path / tool / slug
+        if tool == "copier":  # it writes no file of an option that is off, not even to delete it afterwards
+            created = re.findall(r"^\s*create\S*\s+(\S+)$", re.sub(r"\x1b\[[0-9;]*m", "", result.stderr), re.M)
+            assert created and not [name for name in created if not (projects[tool] / name).exists()]
     own_files = {name for name in ANSWERS_FILES.values() if name}
     # Contents and file modes, apart from each tool's own answers file and the per-project secret in .env.
     trees = {tool: project_tree(project, leave_out=own_files | {".env"}) for tool, project in projects.items()}

@@ -1,0 +1,280 @@
+"""Updates proven: a project generated from an older template updates to the working tree.
+
+Where each tool's project starts (the fixed choices are explained in docs/updates.md):
+- cruft: the latest release tag; until the first release, commit de9e11c (2026-11-30), the last one
+  on Django 5.2, so the update crosses a Django feature release and a month of template work.
+- copier: the latest release tag that has copier.yml; until then the commit that added copier.yml,
+  since copier can only update from a template commit it can read.
+
+The update goes to the working tree, uncommitted changes included (three_tools.template_repository()
+commits it in a throwaway clone). An untouched project must come out as a fresh project from the
+working tree would be; an edited one the same plus its edits; both with no conflict, no .rej file
+and nothing secret or machine-specific left behind.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import yaml
+
+from .conftest import ADDON_COMBINATIONS, DEFAULTS, TEMPLATE, combination_param, fresh_database, project_venv, run
+from .three_tools import ANSWERS_FILES, environment, generate, git, project_tree, template_repository
+
+FIXED_CRUFT_BASE = "de9e11c"  # until the first release tag; see the module docstring
+
+
+def latest_tag(repository, having=None):
+    """The newest tag reachable from HEAD (that has the file `having`), or None."""
+    for tag in git("tag", "--merged", "HEAD", "--sort=-creatordate", cwd=repository).split():
+        if having is None or git("ls-tree", "--name-only", tag, "--", having, cwd=repository).strip():
+            return tag
+    return None
+
+
+def base_commit(tool, repository):
+    if tool == "cruft":
+        return latest_tag(repository) or FIXED_CRUFT_BASE
+    added = git("log", "--diff-filter=A", "--format=%H", "--", "copier.yml", cwd=repository).split()
+    return latest_tag(repository, having="copier.yml") or added[-1]
+
+
+UPDATE = {
+    "cruft": [sys.executable, "-m", "cruft", "update", "-y", "--checkout", "HEAD"],
+    "copier": [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--vcs-ref", "HEAD"],
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return template_repository(tmp_path_factory.mktemp("updates") / "template")
+
+
+def generate_and_commit(tool, template, output, answers, ref="HEAD"):
+    result = generate(tool, template, output, answers, ref=ref)
+    assert result.returncode == 0, f"{tool} at {ref}:\n{result.stdout}\n{result.stderr}"
+    project = output / "my_project"
+    if not (project / ".git").exists():  # init_git=true made it already
+        git("init", "-q", "-b", "main", cwd=project)
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "--allow-empty", "-m", "Generated", cwd=project)
+    return project
+
+
+def update(tool, project):
+    result = subprocess.run(UPDATE[tool], cwd=project, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 0, f"{tool} update:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def assert_clean_update(tool, project, secret, expected):
+    """No conflict, no rejected hunk, nothing secret or machine-specific; the files are `expected`."""
+    leave_out = {".env", ANSWERS_FILES[tool]}
+    status = git("status", "--porcelain", "--ignored", "--untracked-files=all", cwd=project).splitlines()
+    assert not [line for line in status if line[:2] in {"UU", "AA", "DU", "UD", "AU", "UA", "DD"}], status
+    # Untracked: only the template's new files (cruft's fallback to `git apply --reject` does not stage them).
+    untracked = {line[3:] for line in status if line.startswith("??")}
+    assert untracked <= expected.keys(), f"left behind: {untracked - expected.keys()}"
+    assert [line for line in status if line.startswith("!!")] == ["!! .env"], status
+    assert not list(project.rglob("*.rej")) and not list(project.rglob("*.orig"))
+    files = project_tree(project, leave_out=leave_out)
+    scratch = tempfile.gettempdir()
+    for name, (_, content) in files.items():
+        text = content.decode(errors="replace")
+        assert "<<<<<<<" not in text and ">>>>>>>" not in text, f"conflict markers in {name}"
+        assert secret not in text, f"the .env secret is in {name}"
+        assert scratch + "/" not in text, f"{name} names a scratch folder"
+    assert (project / ".env").read_text().count(secret) == 1
+    assert files == expected
+
+
+def env_secret(project):
+    return re.search(r"^SECRET_KEY=(\S+)$", (project / ".env").read_text(), re.M)[1]
+
+
+def recorded_answers(tool, project):
+    """The answers the tool's answers file holds (the old template's defaults for what was not given)."""
+    if tool == "cruft":
+        answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    else:
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return {name: value for name, value in answers.items() if not name.startswith("_")}
+
+
+def fresh(tool, template, tmp_path, project):
+    """What the working tree generates with the project's recorded answers, without its answers file and .env."""
+    result = generate(tool, template, tmp_path / "fresh", recorded_answers(tool, project))
+    assert result.returncode == 0, result.stderr
+    return project_tree(tmp_path / "fresh" / "my_project", leave_out={".env", ANSWERS_FILES[tool]})
+
+
+@pytest.mark.parametrize("tool", ["cruft", "copier"])
+@pytest.mark.parametrize(
+    "answers",
+    [combination_param(answers) for answers in ADDON_COMBINATIONS]
+    + [combination_param({**DEFAULTS, "init_git": True})],
+)
+def test_an_untouched_project_updates_to_what_the_template_generates_now(template, tmp_path, tool, answers):
+    # cruft cannot update an init_git project from before [tool.cruft] skipped .git (it diffs the .git/ of its
+    # scratch copies); that skip came with copier.yml.
+    base = base_commit("copier" if answers["init_git"] else tool, template)
+    project = generate_and_commit(tool, template, tmp_path / "old", answers, ref=base)
+    secret = env_secret(project)
+    update(tool, project)
+    assert_clean_update(tool, project, secret, expected=fresh(tool, template, tmp_path, project))
+    head = git("rev-parse", "HEAD", cwd=template).strip()
+    assert head.startswith(recorded_commit(tool, project)), "the answers file records the template commit it updated to"
+
+
+def recorded_commit(tool, project):
+    if tool == "cruft":
+        return json.loads((project / ".cruft.json").read_text())["commit"]
+    return re.search(r"^_commit: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)[1]
+
+
+# A team's typical edits: a new view with its route and test, a changed setting, an extra requirement. They
+# sit where the template's own changes do not (a route inserted beside the template's would be a real conflict).
+NEW_VIEW = '''
+
+def about(request):
+    """A page the team added."""
+    return JsonResponse({"project": PROJECT_NAME})
+'''
+NEW_TEST = """def test_the_teams_own_page_answers(client):
+    assert client.get("/about").json() == {"project": "My Project"}
+"""
+EDITS = {
+    "my_project/views.py": lambda text: text + NEW_VIEW,
+    "my_project/urls.py": lambda text: text + '\nurlpatterns += [path("about", views.about, name="about")]\n',
+    "my_project/settings.py": lambda text: text.replace('TIME_ZONE = "UTC"', 'TIME_ZONE = "Europe/Paris"'),
+    "requirements.txt": lambda text: text + "# The team's own addition\nrequests==2.34.2\n",
+    "tests/test_about.py": lambda text: NEW_TEST,
+}
+
+
+def edit(files):
+    """Apply EDITS to {path: (mode, bytes)}."""
+    edited = dict(files)
+    for name, change in EDITS.items():
+        mode, content = files.get(name, (0o100644, b""))
+        new = change(content.decode()).encode()
+        assert new != content, f"the edit of {name} found nothing to change"
+        edited[name] = (mode, new)
+    return edited
+
+
+@pytest.mark.parametrize("tool", ["cruft", "copier"])
+def test_a_project_with_local_edits_updates_keeping_them_and_passes_its_tests(template, tmp_path, tool):
+    project = generate_and_commit(tool, template, tmp_path / "old", DEFAULTS, ref=base_commit(tool, template))
+    for name, (_, content) in edit(project_tree(project, leave_out={".env", ANSWERS_FILES[tool]})).items():
+        (project / name).write_bytes(content)
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "Our own page, time zone and library", cwd=project)
+    secret = env_secret(project)
+    update(tool, project)
+    # The 3-way merge: the template's changes and the team's edits, both whole.
+    assert_clean_update(tool, project, secret, expected=edit(fresh(tool, template, tmp_path, project)))
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "Update from the template", cwd=project)
+    bin_dir = project_venv(project)
+    env = {name: os.environ[name] for name in ("REDIS_URL", "REQUIRE_SERVICES") if name in os.environ}
+    suite = run(["pytest", "-q"], project, bin_dir, {**env, "DATABASE_URL": fresh_database(f"ldj_update_{tool}")})
+    assert re.search(r"\d+ passed", suite.stdout) and " failed" not in suite.stdout, suite.stdout
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        assert " skipped" not in suite.stdout, suite.stdout
+    assert "test_the_teams_own_page_answers" in run(["pytest", "--collect-only", "-q"], project, bin_dir).stdout
+
+
+def test_the_fixed_cruft_base_is_a_real_older_commit_of_this_repository():
+    full = subprocess.run(["git", "rev-parse", f"{FIXED_CRUFT_BASE}^{{commit}}"], cwd=TEMPLATE, capture_output=True)
+    assert full.returncode == 0, f"{FIXED_CRUFT_BASE} is not a commit of this repository"
+    assert (
+        subprocess.run(["git", "merge-base", "--is-ancestor", FIXED_CRUFT_BASE, "HEAD"], cwd=TEMPLATE).returncode == 0
+    )
+
+
+@pytest.mark.parametrize("tool", ["cruft", "copier"])
+def test_an_update_keeps_what_a_team_added_where_an_unchosen_option_would_go(tmp_path, tool):
+    template = template_repository(tmp_path / "template")
+    project = generate_and_commit(
+        tool, template, tmp_path, {**DEFAULTS, "use_github_actions": False, "license": "none"}
+    )
+    own = {".github/workflows/deploy.yml": "name: Our own deploy\n", "LICENSE": "Proprietary: Example Ltd.\n"}
+    for name, text in own.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "Our own workflow and licence", cwd=project)
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text() + "\nA line from a newer template.\n")
+    git("commit", "-qam", "A newer template", cwd=template)
+    update(tool, project)
+    assert "A line from a newer template." in (project / "README.md").read_text()
+    assert {name: (project / name).read_text() for name in own} == own
+
+
+# The generated workflow that tells a team its project is behind the template
+
+
+def behind_check(project):
+    """The shell script of the template-update workflow's check step."""
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "template-update.yml").read_text())
+    (step,) = [step for step in workflow["jobs"]["behind"]["steps"] if step.get("name") == "Compare with the template"]
+    return step["run"]
+
+
+def run_behind_check(project, tmp_path):
+    """The step as GitHub runs it (bash -e), with this venv's cruft and copier instead of a pip install."""
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "python").write_text(f'#!/bin/sh\n[ "$1 $2" = "-m pip" ] && exit 0\nexec {sys.executable} "$@"\n')
+    (shim / "python").chmod(0o755)
+    path = f"{shim}{os.pathsep}{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", behind_check(project)]
+    return subprocess.run(command, cwd=project, env={**environment(), "PATH": path}, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("tool", "behind"), [("cruft", "out of date"), ("copier", "Run copier update --trust.")])
+def test_the_weekly_workflow_fails_once_the_template_has_a_newer_commit(tmp_path, tool, behind):
+    template = template_repository(tmp_path / "template")
+    # As from the repository's URL: copier keeps a git+file:// URL; cruft records a file:// one as a path.
+    project = generate_and_commit(tool, f"git+file://{template}" if tool == "copier" else template, tmp_path, DEFAULTS)
+    if tool == "cruft":
+        recorded = json.loads((project / ".cruft.json").read_text())
+        (project / ".cruft.json").write_text(json.dumps({**recorded, "template": f"file://{template}"}, indent=2))
+        git("commit", "-qam", "The template's URL", cwd=project)
+    checked = run_behind_check(project, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text() + "\nA newer template.\n")
+    git("commit", "-qam", "A newer template", cwd=template)
+    checked = run_behind_check(project, tmp_path)
+    assert checked.returncode != 0 and behind in checked.stdout, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("tool", ["cruft", "copier", "cookiecutter"])
+def test_the_weekly_workflow_passes_when_there_is_no_template_to_compare_with(template, tmp_path, tool):
+    project = generate_and_commit(tool, template, tmp_path, DEFAULTS)  # from a local folder
+    checked = run_behind_check(project, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert ("no record of the template" if tool == "cookiecutter" else "from a local folder") in checked.stdout
+
+
+def test_the_weekly_workflow_is_valid_runs_on_no_push_and_installs_the_template_tools_own_pins(bake):
+    path = bake(use_github_actions=True) / ".github" / "workflows" / "template-update.yml"
+    workflow = yaml.safe_load(path.read_text())
+    assert set(workflow[True]) == {"schedule", "workflow_dispatch"}  # YAML reads `on:` as True; never on a push
+    pins = (TEMPLATE / "requirements-dev.txt").read_text()
+    for tool in ("cruft", "copier"):
+        (pin,) = re.findall(rf"{tool}==\S+", behind_check(path.parent.parent.parent))
+        assert re.search(rf"^{re.escape(pin)}\b", pins, re.M), (
+            f"the workflow installs {pin}; requirements-dev.txt differs"
+        )
+    # check-jsonschema's vendored copy of the schema GitHub uses, so the check runs offline.
+    schema = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)]
+    checked = subprocess.run(schema, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
