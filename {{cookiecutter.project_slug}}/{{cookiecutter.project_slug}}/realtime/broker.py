@@ -102,6 +102,8 @@ class RedisBroker:
             # Redis is slow or away. The socket is told "subscribed" now, and to re-sync once it is.
             if channel in self.wanted:
                 self.late.add(channel)
+            else:
+                self.waiters.pop(channel, None)  # the sockets that wanted it have left meanwhile
 
     def unsubscribe(self, channel):
         """No socket here listens to `channel` any more."""

@@ -184,8 +184,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         return SUBPROTOCOL
 
     def get_websocket_protocol(self):
-        tornados = super().get_websocket_protocol()  # None for a WebSocket version other than 13
-        return tornados and protocol.StrictProtocol(self, False, tornados.params)
+        tornados = super().get_websocket_protocol()
+        if tornados is None:  # a WebSocket version other than 13: Tornado answers 426
+            return None
+        return protocol.StrictProtocol(self, False, tornados.params)
 
     async def open(self):
         self.connections.add(self)
@@ -428,7 +430,7 @@ async def main(port):
         server = Application(config, broker).listen(port, xheaders=True, max_body_size=config.max_message_bytes + 4096)
     except OSError as error:  # most often another process on the port: one line, not a traceback
         raise SystemExit(
-            f"Real-time server: cannot listen on port {port}: {error.strerror}. Stop whatever holds it, "
+            f"Real-time server: cannot listen on port {port}: {error.strerror or error}. Stop whatever holds it, "
             "or choose another port with REALTIME_PORT (or --port)."
         ) from None
     await broker.start()

@@ -12,7 +12,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ..protocol import text_frame
-from ..server import SocketHandler, origin_allowed
+from ..server import Config, SocketHandler, origin_allowed
 from ..tokens import publish_signature
 from .conftest import (
     PUBLISH_KEY,
@@ -114,6 +114,12 @@ ALLOWED = ["localhost", ".good.example", "https://exact.example:8443", "https://
 def test_which_origins_may_open_a_socket(origin, https_site, http_site):
     assert origin_allowed(origin, ALLOWED) is https_site
     assert origin_allowed(origin, ALLOWED, plain_http=True) is http_site
+
+
+@pytest.mark.parametrize("redirect", [True, False])
+def test_plain_http_origins_follow_whether_the_site_redirects_to_https(settings, redirect):
+    settings.SECURE_SSL_REDIRECT = redirect  # off by default with DEBUG=true, for http://localhost
+    assert Config.from_django_settings().plain_http is not redirect
 
 
 async def test_connections_beyond_the_cap_are_refused_with_503(config):
