@@ -38,6 +38,7 @@ from .models import Sprint, Task
 from .serializers import SprintSerializer, StaleTaskSerializer, TaskSerializer
 
 
+@never_cache  # it carries this user's CSRF token
 @login_required(login_url="board:login")
 def page(request):
     """The board: an empty frame that board.js fills from the API, configured by json_script."""

@@ -98,6 +98,7 @@ def test_a_deactivated_user_cannot_be_given_a_task(as_alice, bob):
 def test_the_page_is_files_and_json_data_only_so_the_strict_csp_holds(as_alice, bob):
     response = as_alice.get("/board/")
     assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"], "the page holds this user's CSRF token: never cache it"
     policy = response["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
     page = response.text
