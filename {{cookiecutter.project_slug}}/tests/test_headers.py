@@ -66,6 +66,7 @@ def test_every_page_has_a_strict_content_security_policy(pages):
         assert csp["base-uri"] == ["'none'"], path
         assert csp["object-src"] == ["'none'"], path
         assert csp["form-action"] == ["'self'"], path
+        assert response["Cross-Origin-Opener-Policy"] == "same-origin", path  # no cross-site window handles
         for directive in ("script-src", "style-src", "connect-src"):
             assert not UNSAFE & set(csp[directive]), f"{path}: {directive} {csp[directive]}"
 

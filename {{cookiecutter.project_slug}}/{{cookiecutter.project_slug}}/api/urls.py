@@ -6,7 +6,7 @@ https://www.django-rest-framework.org/api-guide/routers/
 """
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import routers
 
 from . import views
@@ -20,7 +20,6 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    # Swagger UI, its inline style and script given the Content-Security-Policy's nonce by api/docs.html
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", template_name="api/docs.html"), name="docs"),
+    path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"", views.NotFoundView.as_view()),  # last: anything else under /api/ is a JSON 404
 ]
