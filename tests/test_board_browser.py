@@ -13,6 +13,7 @@ REQUIRE_SERVICES=1. LDJ_BOARD_SCREENSHOTS=<folder> saves the screenshots docs/bo
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,40 @@ def test_both_boards_converge_after_the_real_time_server_is_killed_and_restarted
     expect(alice.card("After the restart")).to_be_visible(timeout=EVENT)
     screenshot(alice, "board")
     print("\nBoards after the restart:", json.dumps(alice.board()))
+
+
+def test_an_event_that_arrives_while_the_board_is_fetched_again_is_not_undone_by_the_older_answer(site, alice, bob):
+    """After a reconnect the page fetches the whole board; an event can overtake that answer."""
+    from playwright.sync_api import expect
+
+    alice.add("Before the re-sync")
+    expect(bob.card("Before the re-sync")).to_be_visible(timeout=EVENT)
+    held = []  # the list as the server answered it, kept back until Bob's change has reached Alice
+
+    def hold(route):
+        if route.request.method != "GET":
+            return route.continue_()
+        held.append((route, route.fetch()))
+
+    alice.page.route("**/api/board/tasks/", hold)
+    fetched = int(alice.page.locator("#board").get_attribute("data-fetched"))
+    site.kill_realtime()
+    site.start_realtime()
+    alice.wait_until_live(timeout=RECONNECT)
+    deadline = time.monotonic() + EVENT / 1000
+    while not held:
+        assert time.monotonic() < deadline, "Alice's page did not fetch the board again after reconnecting"
+        alice.page.wait_for_timeout(50)
+    bob.wait_until_live(timeout=RECONNECT)
+
+    bob.open("Before the re-sync")
+    bob.page.fill("#editor input[name=title]", "Changed during the re-sync")
+    bob.page.click("#editor button[type=submit]")
+    expect(alice.card("Changed during the re-sync")).to_be_visible(timeout=EVENT)  # the event
+
+    route, answer = held[0]
+    route.fulfill(response=answer)  # the board as it was before Bob's change
+    alice.page.unroute("**/api/board/tasks/", hold)
+    alice.page.wait_for_function(f"() => Number(document.getElementById('board').dataset.fetched) > {fetched}")
+    expect(alice.card("Changed during the re-sync")).to_be_visible()
+    assert alice.board() == alice.api_board()

@@ -278,18 +278,34 @@ async function loadSprints() {
   }
 }
 
+const fetching = new Set(); // for each fetch of the board on its way, the events that arrive meanwhile
+
 /** Fetch the whole board, unless the list is still the one this page has (then: 304, no body). */
 async function sync() {
-  const { response, data } = await api(config.tasksUrl, { ifNoneMatch: listEtag });
+  const arrived = [];
+  fetching.add(arrived);
+  let answer;
+  try {
+    answer = await api(config.tasksUrl, { ifNoneMatch: listEtag });
+  } finally {
+    fetching.delete(arrived);
+  }
+  const { response, data } = answer;
+  board.dataset.fetched = Number(board.dataset.fetched ?? 0) + 1; // how often the board was fetched whole
   if (response.status === 304) return render();
+  // The database is the truth, as of when it answered: newer versions this page got meanwhile
+  // (its own changes' answers, events) stay, and the events that arrived meanwhile apply again.
   const before = new Map(tasks);
   tasks.clear();
-  for (const task of data) tasks.set(task.id, task); // the database is the truth
-  listEtag = response.headers.get("ETag");
+  for (const task of data) tasks.set(task.id, task);
+  const kept = [...before.values()].filter((task) => tasks.get(task.id)?.version < task.version);
+  for (const task of kept) tasks.set(task.id, task);
+  for (const event of arrived) apply(event);
+  listEtag = kept.length || arrived.length ? null : response.headers.get("ETag");
   render();
   if (!loaded) return (loaded = true);
   // Show what changed while this page was not listening.
-  const changed = data.filter((task) => before.get(task.id)?.etag !== task.etag);
+  const changed = [...tasks.values()].filter((task) => before.get(task.id)?.etag !== task.etag);
   const gone = [...before.keys()].filter((id) => !tasks.has(id));
   for (const task of changed) flash(task.id, task.updated_by);
   if (changed.length + gone.length) note(`Caught up: ${changed.length + gone.length} change(s) made while this page was reconnecting.`);
@@ -588,9 +604,15 @@ function connectionState(state, label) {
   connection.querySelector(".label").textContent = label;
 }
 
+/** Apply an event to the board's state; true if the board changed. */
+function apply(event) {
+  return event.action === "deleted" ? forget(event.task.id) : remember(event.task);
+}
+
 function receive(event) {
   const before = tasks.get(event.task.id);
-  const changed = event.action === "deleted" ? forget(event.task.id) : remember(event.task);
+  for (const events of fetching) events.push(event);
+  const changed = apply(event);
   log(event, before);
   editor.changedElsewhere(event);
   if (!changed) return; // this page's own change, already shown, or an older state
