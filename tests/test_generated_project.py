@@ -27,6 +27,7 @@ from .conftest import (
 )
 
 HTTPS = {"X-Forwarded-Proto": "https"}
+ROUTED = {"X-Request-ID": "5c2b8e4e-4b7a-4f0c-9d3e-0a1b2c3d4e5f"}  # Heroku's router gives each request one
 
 
 def own_suite(path, bin_dir, **env):
@@ -130,9 +131,16 @@ def test_the_procfile_web_command_serves_the_app_and_hashed_static_files(project
         css = urllib.request.urlopen(urllib.request.Request(css_url, headers=HTTPS))
         assert css.status == 200
         assert css.headers["Cache-Control"] == "max-age=315360000, public, immutable"
+        for url in (f"{web.url}/", css_url):  # HEAD: a page and a static file
+            assert urllib.request.urlopen(urllib.request.Request(url, headers=HTTPS, method="HEAD")).status == 200
+        # The same port on IPv6 (dual-stack); the router's request id shows in the access log.
+        ipv6 = urllib.request.Request(f"http://[::1]:{web.port}/healthz", headers={"Host": "localhost", **ROUTED})
+        assert urllib.request.urlopen(ipv6).status == 200
     finally:
         assert web.stop() == 0, web.output()
     assert '"GET /healthz HTTP/1.1" 200' in web.output()  # gunicorn's access log goes to stdout
+    assert f"request_id={ROUTED['X-Request-ID']}" in web.output()
+    assert "no-body response" not in web.output(), "the app sent gunicorn a body for HEAD"
 
 
 def test_the_procfile_release_command_migrates_postgresql(project):

@@ -10,4 +10,17 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+
+def application(environ, start_response):
+    """Django's, without the body of HEAD answers.
+
+    Django answers HEAD as GET, body included (so Content-Length is the GET's, as HTTP asks); the server must
+    not send that body, and gunicorn logs a warning for every answer that comes with one.
+    """
+    response = django_application(environ, start_response)
+    if environ["REQUEST_METHOD"] != "HEAD":
+        return response
+    response.close()  # what the server does after sending a body: ends the request (signals, files)
+    return []
