@@ -295,24 +295,30 @@ def split_frames(data):
 
 class RawFrames:
     """Server frames read from a raw socket as they arrive. Each byte is parsed once, so reading
-    a backlog of megabytes costs the same whether it comes in one recv() or in thousands."""
+    a backlog of megabytes costs the same whether it comes in one recv() or in thousands.
+    Like a browser, it answers the server's pings (and does not count them as frames)."""
 
     def __init__(self, raw):
         self.raw, self.pending, self.frames = raw, bytearray(), collections.deque()
 
     async def next(self, timeout=EVENT_DEADLINE):
-        """The next (opcode, payload), or None once the server has closed the TCP connection."""
+        """The next (opcode, payload) other than a ping, or None once the server has closed TCP."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self.frames:
-            chunk = await asyncio.wait_for(loop.sock_recv(self.raw, 1 << 20), deadline - loop.time())
-            if not chunk:
-                return None
-            self.pending += chunk
-            found, used = split_frames(self.pending)
-            del self.pending[:used]
-            self.frames.extend(found)
-        return self.frames.popleft()
+        while True:
+            while not self.frames:
+                chunk = await asyncio.wait_for(loop.sock_recv(self.raw, 1 << 20), deadline - loop.time())
+                if not chunk:
+                    return None
+                self.pending += chunk
+                found, used = split_frames(self.pending)
+                del self.pending[:used]
+                self.frames.extend(found)
+            opcode, payload = self.frames.popleft()
+            if opcode != 0x9:
+                return opcode, payload
+            with contextlib.suppress(OSError):  # the server may be closing
+                await loop.sock_sendall(self.raw, client_frame(0xA, payload))
 
     async def close_frame(self, timeout=EVENT_DEADLINE):
         """Skip frames up to the server's close frame and answer it, as browsers do (RFC 6455 section
