@@ -265,8 +265,8 @@ def test_the_deploy_commands_of_the_generated_readme_work_in_a_fresh_project(bak
     assert ".env" not in pushed, "the deploy commands committed the local secrets"
 
 
-def test_cruft_update_stages_a_clean_update_as_the_cruft_page_shows(tmp_path):
-    page = (DOCS / "cruft.md").read_text()
+def test_cruft_update_stages_a_clean_update_as_the_updates_page_shows(tmp_path):
+    page = (DOCS / "updates.md").read_text()
     shown = re.search(r"\$ git status --short\n(.+?)\n```", page, re.S)[1].splitlines()
     template = tmp_path / "template"
     subprocess.run(["git", "clone", "-q", str(TEMPLATE), str(template)], check=True)

@@ -3,8 +3,11 @@
 Where each tool's project starts (the fixed choices are explained in docs/updates.md):
 - cruft: the latest release tag; until the first release, commit de9e11c (2026-11-30), the last one
   on Django 5.2, so the update crosses a Django feature release and a month of template work.
-- copier: the latest release tag that has copier.yml; until then the commit that added copier.yml,
-  since copier can only update from a template commit it can read.
+- copier: the latest release tag that has copier.yml; until then commit 8a93ed2, the first whose
+  copier.yml runs the post-generation hook only when a project is made. copier can only update from
+  a template commit it can read, and an update from 9bdac14 (the first copier.yml, which ran the hook
+  in update's scratch copies too) deletes .env: copier removes from the project whatever only its
+  render of the older template has.
 
 The update goes to the working tree, uncommitted changes included (three_tools.template_repository()
 commits it in a throwaway clone). An untouched project must come out as a fresh project from the
@@ -26,6 +29,7 @@ from .conftest import ADDON_COMBINATIONS, DEFAULTS, TEMPLATE, combination_param,
 from .three_tools import ANSWERS_FILES, environment, generate, git, project_tree, template_repository
 
 FIXED_CRUFT_BASE = "de9e11c"  # until the first release tag; see the module docstring
+FIXED_COPIER_BASE = "8a93ed2"  # until the first release tag with copier.yml; see the module docstring
 
 
 def latest_tag(repository, having=None):
@@ -39,8 +43,7 @@ def latest_tag(repository, having=None):
 def base_commit(tool, repository):
     if tool == "cruft":
         return latest_tag(repository) or FIXED_CRUFT_BASE
-    added = git("log", "--diff-filter=A", "--format=%H", "--", "copier.yml", cwd=repository).split()
-    return latest_tag(repository, having="copier.yml") or added[-1]
+    return latest_tag(repository, having="copier.yml") or FIXED_COPIER_BASE
 
 
 UPDATE = {
@@ -85,7 +88,7 @@ def assert_clean_update(tool, project, secret, expected):
     scratch = tempfile.gettempdir()
     for name, (_, content) in files.items():
         text = content.decode(errors="replace")
-        assert "<<<<<<<" not in text and ">>>>>>>" not in text, f"conflict markers in {name}"
+        assert not re.search(r"^(<{7}|>{7})( |$)", text, re.M), f"conflict markers in {name}"
         assert secret not in text, f"the .env secret is in {name}"
         assert scratch + "/" not in text, f"{name} names a scratch folder"
     assert (project / ".env").read_text().count(secret) == 1
@@ -120,7 +123,7 @@ def fresh(tool, template, tmp_path, project):
 )
 def test_an_untouched_project_updates_to_what_the_template_generates_now(template, tmp_path, tool, answers):
     # cruft cannot update an init_git project from before [tool.cruft] skipped .git (it diffs the .git/ of its
-    # scratch copies); that skip came with copier.yml.
+    # scratch copies); that skip came with copier.yml, before copier's base.
     base = base_commit("copier" if answers["init_git"] else tool, template)
     project = generate_and_commit(tool, template, tmp_path / "old", answers, ref=base)
     secret = env_secret(project)
@@ -189,12 +192,11 @@ def test_a_project_with_local_edits_updates_keeping_them_and_passes_its_tests(te
     assert "test_the_teams_own_page_answers" in run(["pytest", "--collect-only", "-q"], project, bin_dir).stdout
 
 
-def test_the_fixed_cruft_base_is_a_real_older_commit_of_this_repository():
-    full = subprocess.run(["git", "rev-parse", f"{FIXED_CRUFT_BASE}^{{commit}}"], cwd=TEMPLATE, capture_output=True)
-    assert full.returncode == 0, f"{FIXED_CRUFT_BASE} is not a commit of this repository"
-    assert (
-        subprocess.run(["git", "merge-base", "--is-ancestor", FIXED_CRUFT_BASE, "HEAD"], cwd=TEMPLATE).returncode == 0
-    )
+@pytest.mark.parametrize("commit", [FIXED_CRUFT_BASE, FIXED_COPIER_BASE])
+def test_the_fixed_bases_are_older_commits_of_this_repository(commit):
+    full = subprocess.run(["git", "rev-parse", f"{commit}^{{commit}}"], cwd=TEMPLATE, capture_output=True)
+    assert full.returncode == 0, f"{commit} is not a commit of this repository"
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=TEMPLATE).returncode == 0
 
 
 @pytest.mark.parametrize("tool", ["cruft", "copier"])
@@ -215,6 +217,42 @@ def test_an_update_keeps_what_a_team_added_where_an_unchosen_option_would_go(tmp
     update(tool, project)
     assert "A line from a newer template." in (project / "README.md").read_text()
     assert {name: (project / name).read_text() for name in own} == own
+
+
+@pytest.mark.parametrize(
+    ("tool", "labels"), [("cruft", ("ours", "theirs")), ("copier", ("before updating", "after updating"))]
+)
+def test_a_change_where_the_template_changed_too_is_a_conflict_in_the_file_as_the_page_shows(tmp_path, tool, labels):
+    template = template_repository(tmp_path / "template")
+    project = generate_and_commit(tool, template, tmp_path, DEFAULTS)
+    settings = project / "my_project" / "settings.py"
+    settings.write_text(settings.read_text().replace('TIME_ZONE = "UTC"', 'TIME_ZONE = "Europe/Paris"'))
+    git("commit", "-qam", "Our time zone", cwd=project)
+    in_template = template / "{{cookiecutter.project_slug}}" / "{{cookiecutter.project_slug}}" / "settings.py"
+    in_template.write_text(in_template.read_text().replace('TIME_ZONE = "UTC"', 'TIME_ZONE = "Etc/UTC"'))
+    git("commit", "-qam", "The template's time zone", cwd=template)
+    update(tool, project)  # exit status 0 all the same
+    assert "UU my_project/settings.py" in git("status", "--short", cwd=project).splitlines()
+    (shown,) = re.findall(
+        r"```text\n(<<<<<<< .*?>>>>>>> .*?\n)```", (TEMPLATE / "docs" / "updates.md").read_text(), re.S
+    )
+    expected = shown.replace("before updating", labels[0]).replace("after updating", labels[1])
+    assert expected in settings.read_text()
+    assert not list(project.rglob("*.rej"))
+
+
+@pytest.mark.parametrize(
+    ("tool", "change"),
+    [("cruft", ["--variables-to-update", '{"use_rest": true}']), ("copier", ["--data", "use_rest=true"])],
+)
+def test_an_update_can_change_an_answer_and_add_an_add_on(template, tmp_path, tool, change):
+    project = generate_and_commit(tool, template, tmp_path, DEFAULTS)
+    secret = env_secret(project)
+    result = subprocess.run([*UPDATE[tool], *change], cwd=project, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recorded_answers(tool, project)["use_rest"] is True
+    assert_clean_update(tool, project, secret, expected=fresh(tool, template, tmp_path, project))
+    assert (project / "my_project" / "api" / "views.py").exists()
 
 
 # The generated workflow that tells a team its project is behind the template
@@ -278,3 +316,114 @@ def test_the_weekly_workflow_is_valid_runs_on_no_push_and_installs_the_template_
     schema = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)]
     checked = subprocess.run(schema, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# The update workflow as docs/updates.md and the generated README show it, replayed
+
+
+def console_commands(text):
+    """[(command, [the output lines shown under it])] of every ```console block, in order."""
+    found = []
+    for block in re.findall(r"^```console\n(.*?)^```", text, re.S | re.M):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                found.append((line[2:], []))
+            else:
+                found[-1][1].append(line)
+    return found
+
+
+def assert_shown(command, shown, printed):
+    """Every line shown under a command is in what it printed, in order; "..." stands for lines left out."""
+    lines = [line.rstrip() for line in re.sub(r"\x1b\[[0-9;]*m", "", printed).splitlines()]
+    position = 0
+    for line in (line.rstrip() for line in shown if line != "..."):
+        assert line in lines[position:], (
+            f"$ {command} did not print {line!r} (after line {position}); it printed:\n{printed}"
+        )
+        position = lines.index(line, position) + 1
+
+
+class Session:
+    """A reader typing the page's commands: TEMPLATE set, cruft's commands in one folder, copier's in another."""
+
+    def __init__(self, template, folder):
+        self.env = {**environment(), "TEMPLATE": str(template)}
+        self.env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
+        self.cwd = {tool: folder / tool for tool in ("cruft", "copier")}
+        for path in self.cwd.values():
+            path.mkdir()
+        self.tool = "cruft"
+
+    def run(self, command, shown):
+        self.tool = next((tool for tool in self.cwd if command.startswith(tool)), self.tool)
+        if match := re.match(r"cd (\S+) && ", command):
+            self.cwd[self.tool] /= match[1]
+        full = ["bash", "-c", command.removeprefix(match[0]) if match else command]
+        result = subprocess.run(
+            full, cwd=self.cwd[self.tool], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        expected = 1 if command == "cruft check" and "FAILURE" in "".join(shown) else 0
+        assert result.returncode == expected, f"$ {command} exited {result.returncode}:\n{result.stdout}"
+        assert_shown(command, shown, result.stdout)
+
+
+def released_template(path):
+    """A template repository whose one release, v1.0.0, is the working tree; new_release() makes v1.1.0."""
+    template = template_repository(path)
+    for tag in git("tag", cwd=template).split():
+        git("tag", "-d", tag, cwd=template)
+    git("tag", "-a", "v1.0.0", "-m", "1.0.0", cwd=template)
+    return template
+
+
+def new_release(template):
+    """Release 1.1.0: a line added to .env.example, the change the pages' runs show."""
+    example = template / "{{cookiecutter.project_slug}}" / ".env.example"
+    example.write_text(example.read_text() + "# A line from a newer template.\n")
+    git("commit", "-qam", "A newer template", cwd=template)
+    git("tag", "-a", "v1.1.0", "-m", "1.1.0", cwd=template)
+
+
+def test_the_updates_page_shows_what_the_commands_print(tmp_path):
+    template = released_template(tmp_path / "template")
+    commands = console_commands((TEMPLATE / "docs" / "updates.md").read_text())
+    session = Session(template, tmp_path)
+    created = [
+        index
+        for index, (command, _) in enumerate(commands)
+        if command.startswith(("cruft check", "copier check-update"))
+    ]
+    first_after_release = created[2]  # the page checks each project once, then shows the release's checks
+    for command, shown in commands[:first_after_release]:
+        session.run(command, shown)
+    new_release(template)
+    for command, shown in commands[first_after_release:]:
+        session.run(command, shown)
+
+
+def test_the_generated_readme_shows_what_the_update_commands_print(tmp_path):
+    template = released_template(tmp_path / "template")
+    session = Session(template, tmp_path)
+    session.run('cruft create --no-input "$TEMPLATE"', [])
+    session.run('copier copy --trust --defaults "$TEMPLATE" my_project', [])
+    for tool in ("cruft", "copier"):
+        session.tool = tool
+        session.run('cd my_project && git init -q -b main && git add -A && git commit -qm "Start"', [])
+    new_release(template)
+    readme = (session.cwd["copier"] / "README.md").read_text()
+    for command, shown in console_commands(readme[readme.index("## Update from the template") :]):
+        session.run(command, shown)
+    assert "my_project/.env" not in git("status", "--short", "--ignored", cwd=session.cwd["copier"])
+
+
+def test_the_pages_install_the_versions_the_template_pins(bake):
+    pins = dict(re.findall(r"^([a-z-]+)==(\S+)", (TEMPLATE / "requirements-dev.txt").read_text(), re.M))
+    pages = [TEMPLATE / "docs" / "updates.md", bake(use_github_actions=True) / "README.md"]
+    for page in pages:
+        named = re.findall(r"\b(cruft|copier|copier-template-extensions|python-slugify)==(\S+?)[`\s]", page.read_text())
+        assert {"cruft", "copier"} <= {name for name, _ in named}, page
+        for name, version in named:
+            assert pins[name] == version, (
+                f"{page.name} installs {name}=={version}; requirements-dev.txt pins {pins[name]}"
+            )
