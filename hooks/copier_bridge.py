@@ -69,6 +69,7 @@ class CopierBridge(Extension):
         return result.stderr.strip() if result.returncode else ""
 
     def cookiecutter_answers(self, context):
+        """The answers as JSON for copier.yml's `cookiecutter`, or copier stops with the hook's line."""
         if missing := [name for name in QUESTIONS if name not in context]:
             raise ValueError(f"copier.yml lacks the question(s) {', '.join(missing)} of cookiecutter.json")
         answers = {name: context[name] for name in QUESTIONS}

@@ -255,6 +255,18 @@ def test_an_update_can_change_an_answer_and_add_an_add_on(template, tmp_path, to
     assert (project / "my_project" / "api" / "views.py").exists()
 
 
+def test_an_init_git_project_from_before_the_git_skip_updates_once_cruft_json_skips_git(template, tmp_path):
+    project = generate_and_commit("cruft", template, tmp_path, {**DEFAULTS, "init_git": True}, ref=FIXED_CRUFT_BASE)
+    stopped = subprocess.run(UPDATE["cruft"], cwd=project, env=environment(), capture_output=True, text=True)
+    assert stopped.returncode != 0 and "ChangesetUnicodeError" in stopped.stdout + stopped.stderr
+    state = json.loads((project / ".cruft.json").read_text())
+    (project / ".cruft.json").write_text(json.dumps({**state, "skip": [".git"]}, indent=2) + "\n")
+    git("commit", "-qam", "cruft: skip .git", cwd=project)  # what docs/updates.md and the changelog say to do
+    secret = env_secret(project)
+    update("cruft", project)
+    assert_clean_update("cruft", project, secret, expected=fresh("cruft", template, tmp_path, project))
+
+
 # The generated workflow that tells a team its project is behind the template
 
 

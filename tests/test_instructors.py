@@ -1,0 +1,286 @@
+"""docs/instructors.md, run as an instructor would: every command on the page, in order, printing what it shows.
+
+The page's files (class.yaml, roster.csv) are written from its own code blocks. Its `gh` commands talk to
+GitHub, so they are checked for shell syntax and, where GitHub's CLI is installed, for options it knows;
+in their place the test gives each repository a local bare remote, as `gh repo create --push` would.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import TEMPLATE, find_python
+from .three_tools import git, template_repository
+
+PAGE = TEMPLATE / "docs" / "instructors.md"
+SCRIPT = TEMPLATE / "scripts" / "classroom.py"
+MARK = "@@cwd:"
+
+
+def page_steps(text):
+    """The page's files and console commands, in order: ("file", name, content) or ("run", command, shown)."""
+    steps = []
+    pattern = r"^```\{code-block\} \w+\n:caption: (\S+)\n\n(.*?)^```|^```console\n(.*?)^```"
+    for match in re.finditer(pattern, text, re.S | re.M):
+        if match[1]:
+            steps.append(("file", match[1], match[2]))
+            continue
+        for line in match[3].splitlines():
+            if line.startswith("$ "):
+                steps.append(("run", line[2:], []))
+            else:
+                steps[-1][2].append(line)
+    return steps
+
+
+class Shell:
+    """Commands typed one after another: the folder a `cd` leads to is where the next one runs."""
+
+    def __init__(self, cwd, env):
+        self.cwd, self.env = cwd, env
+
+    def run(self, command):
+        script = "\n".join(
+            [
+                f"cd {shlex.quote(str(self.cwd))} || exit 99",
+                f"{{ {command}",
+                "} 2>&1",
+                "status=$?",
+                f'echo "{MARK}$PWD"',
+                "exit $status",
+            ]
+        )
+        result = subprocess.run(["bash", "-c", script], env=self.env, stdout=subprocess.PIPE, text=True)
+        output, _, cwd = result.stdout.rpartition(MARK)
+        self.cwd = cwd.strip() or self.cwd
+        assert result.returncode == 0, f"$ {command} exited {result.returncode}:\n{output}"
+        return output
+
+
+def assert_shown(command, shown, printed):
+    """Every line shown under a command is in what it printed, in order; "..." stands for lines left out."""
+    lines = [line.rstrip() for line in printed.splitlines()]
+    position = 0
+    for line in (line.rstrip() for line in shown if line != "..."):
+        assert line in lines[position:], f"$ {command} did not print {line!r}; it printed:\n{printed}"
+        position = lines.index(line, position) + 1
+
+
+def github_commands():
+    return [
+        command
+        for kind, command, _ in page_steps(PAGE.read_text())
+        if kind == "run" and re.search(r"(^|\s)gh ", command)
+    ]
+
+
+def test_the_pages_github_commands_are_valid_shell():
+    assert len(github_commands()) == 3
+    for command in github_commands():
+        syntax = subprocess.run(["bash", "-n", "-c", command], capture_output=True, text=True)
+        assert syntax.returncode == 0, f"$ {command}: {syntax.stderr}"
+
+
+def test_the_pages_github_commands_use_options_githubs_cli_knows():
+    if not shutil.which("gh"):
+        pytest.skip(
+            "SKIPPED LOUDLY: GitHub's CLI is not installed (apt-get install gh): the page's gh options are unchecked"
+        )
+    for command in github_commands():
+        for subcommand, arguments in re.findall(r"\bgh ((?:[a-z]+ )+)([^;]*)", command):
+            known = subprocess.run(["gh", *subcommand.split(), "--help"], capture_output=True, text=True).stdout
+            for option in re.findall(r"(?<!\S)(--[a-z-]+)", arguments):
+                assert re.search(rf"{option}\b", known), f"gh {subcommand}has no option {option}"
+
+
+def instructor_environment(tmp_path, python_bin):
+    """No machine's git identity: the instructor's own, in a git config of their home, and the tools on PATH."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Prof. Ada Lovelace\n\temail = ada@school.example\n")
+    path = os.pathsep.join([str(python_bin), os.path.dirname(sys.executable), os.environ["PATH"]])
+    return {"HOME": str(home), "PATH": path, "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C.UTF-8"}
+
+
+def give_remotes(folder, remotes):
+    """What `gh repo create --source REPO --push` does for each repository: a remote, pushed, tracked."""
+    for repository in sorted(folder.iterdir()):
+        remote = remotes / f"{repository.name}.git"
+        subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+        subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=repository, check=True)
+        subprocess.run(["git", "push", "-q", "-u", "origin", "main"], cwd=repository, check=True, capture_output=True)
+
+
+def template_fix(template):
+    example = template / "{{cookiecutter.project_slug}}" / ".env.example"
+    example.write_text(example.read_text() + "# A fix from the template during the term.\n")
+    git("commit", "-qam", "A fix during the term", cwd=template)
+
+
+def test_every_command_of_the_instructors_page_runs_and_prints_what_it_shows(tmp_path):
+    python = find_python("3.13") or pytest.skip("SKIPPED LOUDLY: the offline section needs Python 3.13")
+    venv = tmp_path / "students-venv"  # the pip commands install into it, as into a student's virtualenv
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    template = template_repository(work / "cookiecutter-lightweight-django")
+    env = {**instructor_environment(tmp_path, venv / "bin"), "TEMPLATE": str(template)}
+    shell = Shell(work, env)
+    for kind, name, content in page_steps(PAGE.read_text()):
+        if kind == "file":
+            (work / name).write_text(content)
+        elif name in github_commands():
+            continue  # checked by the two tests above, without GitHub
+        else:
+            if "classroom.py update" in name:  # later in the term: a fix, and the repositories on "GitHub"
+                template_fix(template)
+                give_remotes(work / "class", tmp_path / "github")
+            assert_shown(name, content, shell.run(name))
+    pushed = git("log", "--format=%s", "main", cwd=tmp_path / "github" / "alan-t.git").splitlines()
+    assert pushed[0] == "Update from the template"
+    assert (work / "offline" / "my_project" / "wheels").is_dir()
+
+
+def run_script(*args, cwd, env):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def classroom(tmp_path):
+    """(folder, environment): the template, class.yaml and roster.csv from the page, nothing generated yet."""
+    work = tmp_path / "work"
+    work.mkdir()
+    template_repository(work / "template")
+    for kind, name, content in page_steps(PAGE.read_text()):
+        if kind == "file":
+            (work / name).write_text(content)
+    return work, instructor_environment(tmp_path, os.path.dirname(sys.executable))
+
+
+def test_a_bad_roster_line_stops_the_script_with_the_line_the_page_shows(classroom):
+    work, env = classroom
+    with (work / "roster.csv").open("a") as roster:
+        roster.write("mallory,Mallory,mallory@\n")
+    result = run_script(
+        "generate",
+        "template",
+        "--config",
+        "class.yaml",
+        "--roster",
+        "roster.csv",
+        "--output",
+        "class",
+        cwd=work,
+        env=env,
+    )
+    assert result.returncode == 1
+    (shown,) = re.findall(r"`(ERROR: mallory: [^`]+)`", PAGE.read_text())
+    assert result.stderr.strip() == shown
+    assert sorted(path.name for path in (work / "class").iterdir()) == ["alan-t", "grace-h"]  # the good ones are made
+
+
+@pytest.mark.parametrize(
+    ("roster", "message"),
+    [
+        ("github,name\nalan-t,Alan Turing\n", "roster.csv line 2 has no email; the columns are github,name,email"),
+        ("github,name,email\nalan t,Alan,a@b.example\n", "github 'alan t' is not a GitHub user name"),
+    ],
+)
+def test_a_roster_without_its_columns_is_refused_before_anything_is_made(classroom, roster, message):
+    work, env = classroom
+    (work / "roster.csv").write_text(roster)
+    result = run_script(
+        "generate",
+        "template",
+        "--config",
+        "class.yaml",
+        "--roster",
+        "roster.csv",
+        "--output",
+        "class",
+        cwd=work,
+        env=env,
+    )
+    assert result.returncode == 1 and message in result.stderr and result.stderr.startswith("ERROR: ")
+    assert not (work / "class").exists()
+
+
+def test_a_repository_where_the_student_changed_the_same_lines_is_left_unmerged_and_the_others_updated(classroom):
+    work, env = classroom
+    made = run_script(
+        "generate",
+        "template",
+        "--config",
+        "class.yaml",
+        "--roster",
+        "roster.csv",
+        "--output",
+        "class",
+        cwd=work,
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    example = work / "class" / "grace-h" / ".env.example"
+    example.write_text(example.read_text() + "# Grace's own note.\n")
+    subprocess.run(["git", "commit", "-qam", "My note"], cwd=example.parent, env=env, check=True)
+    template_fix(work / "template")
+    result = run_script("update", "class", cwd=work, env=env)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "class/alan-t: updated",
+        "class/grace-h: NOT UPDATED, conflict in .env.example; resolve it there, then commit",
+    ]
+    assert git("log", "-1", "--format=%s", cwd=example.parent) == "My note\n"  # nothing committed for Grace
+    again = run_script("update", "class", cwd=work, env=env)
+    assert again.stdout.splitlines()[0] == "class/alan-t: up to date"
+
+
+def test_a_repository_made_by_copier_updates_with_copier(classroom):
+    work, env = classroom
+    project = work / "class" / "linus-t"
+    copy = ["copier", "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", str(work / "template"), str(project)]
+    made = subprocess.run([sys.executable, "-m", *copy], cwd=work, env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "Start"]):
+        subprocess.run(["git", *command], cwd=project, env=env, check=True)
+    template_fix(work / "template")
+    result = run_script("update", "class", cwd=work, env=env)
+    assert result.stdout.splitlines() == ["class/linus-t: updated"], result.stdout + result.stderr
+    assert "A fix from the template" in (project / ".env.example").read_text()
+
+
+def test_generation_from_the_zip_needs_no_network(tmp_path):
+    zipped = tmp_path / "template.zip"
+    archive = [
+        "git",
+        "-C",
+        str(TEMPLATE),
+        "archive",
+        "--prefix=cookiecutter-lightweight-django/",
+        "-o",
+        str(zipped),
+        "HEAD",
+    ]
+    subprocess.run(archive, check=True)
+    offline = [
+        "unshare",
+        "-n",
+        sys.executable,
+        "-m",
+        "cookiecutter",
+        "--no-input",
+        str(zipped),
+        "-o",
+        str(tmp_path / "out"),
+    ]
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode:
+        pytest.skip(f"SKIPPED LOUDLY: unshare -n is not permitted here: {probe.stderr.decode().strip()}")
+    result = subprocess.run(offline, capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "my_project" / "manage.py").exists()
