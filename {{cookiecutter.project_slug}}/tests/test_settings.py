@@ -66,14 +66,14 @@ def test_postgres_urls_select_the_postgresql_engine(load_settings):
 def test_redis_url_makes_redis_the_cache_and_tls_certificates_are_checked_unless_told(load_settings):
     plain = load_settings(**PRODUCTION_ENV, REDIS_URL="redis://cache.example:6379/0").CACHES["default"]
     assert plain == {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "{{ cookiecutter.project_slug }}.cache.RedisCache",  # an outage empties it, never raises
         "LOCATION": "redis://cache.example:6379/0",
-        "OPTIONS": {},
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
     tls = load_settings(**PRODUCTION_ENV, REDIS_URL="rediss://cache.example:6380").CACHES["default"]
-    assert tls["OPTIONS"] == {"ssl_cert_reqs": "required"}
+    assert tls["OPTIONS"]["ssl_cert_reqs"] == "required"
     heroku = {"REDIS_URL": "rediss://cache.example:6380", "REDIS_SSL_CERT_REQS": "none"}
-    assert load_settings(**PRODUCTION_ENV, **heroku).CACHES["default"]["OPTIONS"] == {"ssl_cert_reqs": "none"}
+    assert load_settings(**PRODUCTION_ENV, **heroku).CACHES["default"]["OPTIONS"]["ssl_cert_reqs"] == "none"
     assert load_settings(**PRODUCTION_ENV).CACHES["default"]["BACKEND"].endswith("LocMemCache")
 
 

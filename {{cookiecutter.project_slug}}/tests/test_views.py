@@ -20,7 +20,7 @@ def test_favicon_ico_leads_to_the_sites_icon(client):
 def test_healthz_answers_json_after_a_database_round_trip(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -32,5 +32,5 @@ def test_healthz_is_503_when_the_database_is_down(client, db, monkeypatch, caplo
         patch.setattr(connection, "cursor", refuse)
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "unavailable"}
-    assert "the database did not answer" in caplog.text
+    assert response.json() == {"status": "error", "database": "unavailable", "cache": "ok"}
+    assert "Health check: the database did not answer: connection refused" in caplog.text

@@ -116,11 +116,13 @@ REDIS_OPTIONS = (
     if REDIS_URL.startswith("rediss://")
     else {}
 )
+# While Redis is unreachable, cache.py's backend acts as an empty cache (pages and the API still answer);
+# a second is plenty for Redis, and the most a request waits for one that does not answer.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "{{ cookiecutter.project_slug }}.cache.RedisCache",
         "LOCATION": REDIS_URL,
-        "OPTIONS": REDIS_OPTIONS,
+        "OPTIONS": {**REDIS_OPTIONS, "socket_connect_timeout": 1, "socket_timeout": 1},
     }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -9,6 +9,7 @@ import logging
 
 import django
 from django.apps import apps
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -34,11 +35,20 @@ def favicon(request):
 
 @never_cache
 def healthz(request):
-    """200 when the process and its database answer; 503 otherwise, for the platform's checks."""
+    """For the platform's checks: 503 when the database does not answer, which needs the platform's action.
+
+    A Redis outage leaves it 200, saying "degraded": pages and the API go on without the cache (cache.py), and
+    restarting the app would not bring Redis back; it would only turn a cache blip into a restart storm.
+    """
+    database = cache_state = "ok"
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError:
-        logger.exception("Health check: the database did not answer")
-        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    except DatabaseError as error:
+        logger.error("Health check: the database did not answer: %s", error)
+        database = "unavailable"
+    if not getattr(cache, "reachable", lambda: True)():  # Redis can be down (cache.py); memory cannot
+        cache_state = "unavailable"
+    status = "error" if database != "ok" else "degraded" if cache_state != "ok" else "ok"
+    answer = {"status": status, "database": database, "cache": cache_state}
+    return JsonResponse(answer, status=503 if database != "ok" else 200)

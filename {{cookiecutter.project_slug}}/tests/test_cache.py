@@ -1,0 +1,101 @@
+"""The cache on Redis: an outage makes it an empty cache that says so once, and it is back when Redis is."""
+
+import logging
+import socket
+from types import SimpleNamespace
+
+import pytest
+import redis
+
+from {{ cookiecutter.project_slug }} import cache as cache_module
+from {{ cookiecutter.project_slug }}.cache import RETRY_SECONDS, RedisCache
+
+UNREACHABLE = "Redis (REDIS_URL) is unreachable"
+
+
+@pytest.fixture
+def unreachable_redis():
+    """A Redis URL where nothing listens (connections are refused), new in each test."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock the cache module reads, moved on by hand: clock.now += seconds."""
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(cache_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    return clock
+
+
+def test_while_redis_is_unreachable_every_read_misses_and_every_write_is_dropped(unreachable_redis, caplog):
+    cache = RedisCache(unreachable_redis, {})
+    assert cache.get("page", "default") == "default"
+    assert cache.get_many(["a", "b"]) == {}
+    assert cache.has_key("page") is False
+    assert cache.add("page", "html") is False
+    assert cache.set("page", "html") is None
+    assert cache.set_many({"a": 1, "b": 2}) == ["a", "b"]  # the keys it could not set
+    assert cache.get_or_set("page", "html") == "html"
+    assert cache.touch("page") is False and cache.delete("page") is False
+    with pytest.raises(ValueError, match="Key 'hits' not found"):  # as for any key an empty cache lacks
+        cache.incr("hits")
+    assert cache.reachable() is False
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1, "one line per outage, not one per call"
+    assert warnings[0].getMessage().startswith(f"{UNREACHABLE}: Error 111 connecting to 127.0.0.1:")
+
+
+def test_a_down_redis_is_tried_every_few_seconds_not_on_every_call(unreachable_redis, clock, monkeypatch, caplog):
+    cache, redis_up, tries = RedisCache(unreachable_redis, {}), [False], []
+
+    def redis_get(self, key, default=None, version=None):
+        tries.append(key)
+        if not redis_up[0]:
+            raise redis.ConnectionError("Connection refused.")
+        return "from Redis"
+
+    monkeypatch.setattr(cache_module.DjangoRedisCache, "get", redis_get)
+    assert [cache.get("key", "miss") for _ in range(50)] == ["miss"] * 50
+    assert len(tries) == 2  # one call, on a new connection once more; the other calls did not wait for Redis
+    clock.now += RETRY_SECONDS
+    assert cache.get("key", "miss") == "miss" and len(tries) == 4  # still down
+    redis_up[0] = True
+    clock.now += RETRY_SECONDS
+    assert cache.get("key", "miss") == "from Redis"
+    assert cache.get("key", "miss") == "from Redis" and len(tries) == 6  # up: every call goes to Redis again
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{UNREACHABLE}: Connection refused. The cache acts empty and the API's throttles count nothing until it "
+        f"answers; trying again every {RETRY_SECONDS} s.",
+        f"Redis (REDIS_URL) answers again after {2 * RETRY_SECONDS} s: caching is back.",
+    ]
+
+
+def test_a_pooled_connection_that_died_with_an_earlier_redis_is_no_outage(unreachable_redis, monkeypatch, caplog):
+    cache, tries = RedisCache(unreachable_redis, {}), []
+
+    def redis_get(self, key, default=None, version=None):
+        tries.append(key)
+        if len(tries) == 1:
+            raise redis.ConnectionError("Connection closed by server.")  # Redis restarted since this connection
+        return "from Redis"
+
+    monkeypatch.setattr(cache_module.DjangoRedisCache, "get", redis_get)
+    assert cache.get("key") == "from Redis" and cache.outage.since is None
+    assert caplog.records == []
+
+
+def test_every_thread_sees_the_same_outage(unreachable_redis, caplog):
+    """Django gives each thread its own cache object; what one learns about Redis, all know."""
+    first, second = RedisCache(unreachable_redis, {}), RedisCache(unreachable_redis, {})
+    first.get("key")
+    assert second.outage is first.outage and second.reachable() is False
+    assert caplog.text.count(UNREACHABLE) == 1
+
+
+def test_healthz_stays_200_and_says_degraded_while_redis_is_down(client, db, settings, unreachable_redis):
+    settings.CACHES = {"default": {"BACKEND": f"{RedisCache.__module__}.RedisCache", "LOCATION": unreachable_redis}}
+    response = client.get("/healthz")
+    assert response.status_code == 200  # restarting the app would not bring Redis back
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
