@@ -48,6 +48,7 @@ CORE_FILES = {
     "tests/test_cache.py",
     "tests/test_deploy.py",
     "tests/test_headers.py",
+    "tests/test_methods.py",
     "tests/test_security.py",
     "tests/test_settings.py",
     "tests/test_static.py",

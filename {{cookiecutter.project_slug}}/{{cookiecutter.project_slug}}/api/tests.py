@@ -283,5 +283,11 @@ def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(anonymous, d
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", page.text, re.IGNORECASE), "a file from another site"
 
 
+def test_options_on_the_docs_page_says_which_methods_it_answers(anonymous, db):
+    response = anonymous.options("/api/docs/")
+    assert response.status_code == 200 and response.content == b""
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+
+
 def test_home_page_lists_the_api_as_an_installed_add_on(anonymous, db):
     assert '<a href="/api/docs/">REST API</a>' in anonymous.get("/").text

@@ -15,6 +15,7 @@ then one router line in urls.py; README.md walks through it with a test.
 https://www.django-rest-framework.org/api-guide/viewsets/
 """
 
+from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
@@ -56,6 +57,12 @@ class DocsView(SpectacularSwaggerView):
         # use; without it, SecurityMiddleware isolates this page as it does every other (same-origin).
         del response.headers["Cross-Origin-Opener-Policy"]
         return response
+
+    def options(self, request, *args, **kwargs):
+        # DRF answers OPTIONS with a description of the endpoint, which this page would render through its HTML
+        # template; without get()'s context that is TemplateDoesNotExist, a 500. Django's answer instead: the
+        # methods, in the Allow header that DRF adds.
+        return HttpResponse()
 
 
 class NotFoundView(APIView):
