@@ -6,6 +6,5 @@ app_name = "realtime"
 urlpatterns = [
     path("", views.demo, name="demo"),
     path("token", views.token, name="token"),
-    path("state", views.state, name="state"),
     path("send", views.send, name="send"),
 ]
