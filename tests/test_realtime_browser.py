@@ -2,12 +2,15 @@
 The real-time add-on end to end, in a real browser: bake use_realtime=true, run the
 Procfile's web (gunicorn) and realtime (Tornado) lines against Redis, and watch the
 demo page in headless Chromium receive events, survive a Tornado restart, and
-keep receiving.
+keep receiving. Then the add-on's README.md snippets, pasted into the project as its
+reader would (the page, authorize(), the signal): the page shows who joined.
 
 Needs /usr/bin/chromium and REDIS_URL; skips loudly without them, fails instead
 when REQUIRE_SERVICES=1.
 """
 
+import re
+import shutil
 import signal
 from pathlib import Path
 
@@ -30,10 +33,13 @@ PASSWORD = "browser-test-password-1234"
 
 
 @pytest.fixture(scope="module")
-def site(bake):
-    """gunicorn and Tornado started from the Procfile's lines, sharing REDIS_URL and .env."""
+def site(bake, tmp_path_factory):
+    """gunicorn and Tornado started from the Procfile's lines, sharing REDIS_URL and .env,
+    in a copy of the bake with the README's snippets pasted in."""
     require(Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
-    project = bake(use_realtime=True)
+    project = tmp_path_factory.mktemp("realtime-browser") / "my_project"
+    shutil.copytree(bake(use_realtime=True), project)
+    snippets = paste_readme_snippets(project)
     bin_dir = project_venv(project)
     realtime_port = free_port()
     env = {
@@ -57,20 +63,46 @@ def site(bake):
             processes["realtime"].stop(signal.SIGKILL)  # a crash, not a polite shutdown
             processes["realtime"].start()
 
-        def publish(self, text):
-            """Save a message and publish it from Django code, as a view would."""
-            code = (
-                "from django.contrib.auth.models import User\n"
-                "from my_project.realtime.models import Message\n"
-                "from my_project.realtime.publish import publish\n"
-                f"message = Message.objects.create(author=User.objects.get(username='ada'), text={text!r})\n"
-                "publish('demo', message.as_event())\n"
-            )
+        def run_code(self, code):
             run(["python", "manage.py", "shell", "-c", code], project, bin_dir, env)
+
+        def publish(self, text):
+            """Publish from Django code, as a view would."""
+            event = {"author": "ada", "text": text}
+            self.run_code(f"from my_project.realtime.publish import publish\npublish('demo', {event!r})")
+
+        def create_user_with_the_readme_signal(self, username):
+            self.run_code(f"{snippets['signal']}\nUser.objects.create_user({username!r})")
 
     yield Site()
     for process in processes.values():
         process.stop()
+
+
+def paste_readme_snippets(project):
+    """Do what realtime/README.md says, with its own code: its page at /readme/, its authorize()
+    in place of views.authorize(); return its signal's code, which a `manage.py shell` runs."""
+    readme = (project / "my_project/realtime/README.md").read_text()
+    (page,) = re.findall(r"^```html\n(.*?)^```$", readme, re.DOTALL | re.MULTILINE)
+    signal_code, authorize = re.findall(r"^```python\n(.*?)^```$", readme, re.DOTALL | re.MULTILINE)
+    (project / "my_project/templates/readme.html").write_text(page)
+    views = project / "my_project/realtime/views.py"
+    views.write_text(
+        re.sub(
+            r"^def authorize\(.*?(?=^\S)",
+            authorize + "\n\n",
+            views.read_text(),
+            count=1,
+            flags=re.DOTALL | re.MULTILINE,
+        )
+    )
+    urls = project / "my_project/urls.py"
+    urls.write_text(
+        urls.read_text()
+        + "\nfrom django.views.generic import TemplateView  # noqa: E402\n"
+        + 'urlpatterns.append(path("readme/", TemplateView.as_view(template_name="readme.html")))\n'
+    )
+    return {"signal": "from django.contrib.auth.models import User\n" + signal_code}
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +135,7 @@ def test_two_windows_update_together_and_survive_a_tornado_restart(site, browser
     from playwright.sync_api import expect
 
     sender = browser.new_page()
-    sender.goto(f"{site.url}/admin/login/?next=/realtime/")
-    sender.fill("input[name=username]", "ada")
-    sender.fill("input[name=password]", PASSWORD)
-    sender.click("input[type=submit]")
+    log_in(sender, site, "/realtime/")
     watcher = browser.new_page()
     watcher.goto(f"{site.url}/realtime/")
     for page in (sender, watcher):
@@ -133,3 +162,37 @@ def test_two_windows_update_together_and_survive_a_tornado_restart(site, browser
     site.publish("after the restart")
     arrived_live(watcher, "after the restart")
     expect(watcher.locator("#messages")).to_contain_text("ada: after the restart")
+
+
+# The README's page exposes no status: record what its socket receives, from before its scripts run.
+RECORD_FRAMES = """
+    window.received = [];
+    window.WebSocket = class extends window.WebSocket {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', (event) => window.received.push(JSON.parse(event.data)));
+        }
+    };
+"""
+
+
+def log_in(page, site, path):
+    page.goto(f"{site.url}/admin/login/?next={path}")
+    if page.locator("input[name=username]").count():  # the module's other test may have logged in already
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("input[type=submit]")
+    page.goto(f"{site.url}{path}")
+
+
+def test_the_readme_page_shows_staff_who_joined_through_its_signal_and_authorize(site, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.add_init_script(RECORD_FRAMES)
+    log_in(page, site, "/readme/")  # ada is a superuser, so staff: the README's authorize() lets her listen
+    subscribed = "() => window.received.some((m) => m.type === 'subscribed' && m.channel === 'staff')"
+    page.wait_for_function(subscribed, timeout=15_000)
+
+    site.create_user_with_the_readme_signal("bob")
+    expect(page.locator("#joined li")).to_have_text(["bob joined"], timeout=10_000)
