@@ -139,21 +139,36 @@ def recorded_commit(tool, project):
     return re.search(r"^_commit: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)[1]
 
 
-# A team's typical edits: a new view with its route and test, a changed setting, an extra requirement. They
-# sit where the template's own changes do not (a route inserted beside the template's would be a real conflict).
-NEW_VIEW = '''
+# A team's typical edits: a new view (in a module of its own) with its route and test, a changed setting, an
+# extra requirement. They sit where the template's own changes do not: a view appended to views.py right
+# after a function the template changed, or a route beside one it added, would be a real conflict.
+NEW_VIEW = '''"""The team's own pages."""
+
+from django.http import JsonResponse
+
+from .views import PROJECT_NAME
+
 
 def about(request):
-    """A page the team added."""
     return JsonResponse({"project": PROJECT_NAME})
 '''
 NEW_TEST = """def test_the_teams_own_page_answers(client):
     assert client.get("/about").json() == {"project": "My Project"}
 """
+
+
+def replace_once(text, old, new):
+    assert text.count(old) == 1, f"the edit expects {old!r} once"
+    return text.replace(old, new)
+
+
 EDITS = {
-    "my_project/views.py": lambda text: text + NEW_VIEW,
-    "my_project/urls.py": lambda text: text + '\nurlpatterns += [path("about", views.about, name="about")]\n',
-    "my_project/settings.py": lambda text: text.replace('TIME_ZONE = "UTC"', 'TIME_ZONE = "Europe/Paris"'),
+    "my_project/pages.py": lambda text: NEW_VIEW,
+    "my_project/urls.py": lambda text: (
+        replace_once(text, "from . import views\n", "from . import pages, views\n")
+        + '\nurlpatterns += [path("about", pages.about, name="about")]\n'
+    ),
+    "my_project/settings.py": lambda text: replace_once(text, 'TIME_ZONE = "UTC"', 'TIME_ZONE = "Europe/Paris"'),
     "requirements.txt": lambda text: text + "# The team's own addition\nrequests==2.34.2\n",
     "tests/test_about.py": lambda text: NEW_TEST,
 }
