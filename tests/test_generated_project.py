@@ -123,7 +123,7 @@ def test_the_procfile_web_command_serves_the_app_and_hashed_static_files(project
     web = ProcfileProcess(path, "web", bin_dir, {**PRODUCTION_ENV, "WEB_CONCURRENCY": "1"})
     try:
         health = urllib.request.urlopen(f"{web.url}/healthz")  # plain HTTP: health checks are exempt
-        assert health.status == 200 and json.load(health) == {"status": "ok", "database": "ok"}
+        assert health.status == 200 and json.load(health)["status"] == "ok"
         home = urllib.request.urlopen(urllib.request.Request(f"{web.url}/", headers=HTTPS))
         assert home.status == 200 and "It works" in home.read().decode()
         manifest = json.loads((path / "staticfiles" / "staticfiles.json").read_text())["paths"]

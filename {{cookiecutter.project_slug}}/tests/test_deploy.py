@@ -31,7 +31,7 @@ def test_gunicorn_fits_herokus_router(monkeypatch):
     assert config["control_socket_disable"] is True
 
 
-HEAD = b"POST /api/token/ HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n"
+HEAD = b"POST /upload/ HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n"
 
 
 @pytest.mark.parametrize(
