@@ -7,6 +7,7 @@ never ends) and clients that never close after a "Connection: close" answer. doc
 measured numbers; these tests only check that the health check answers, with a generous timeout.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -63,10 +64,8 @@ class Attack:
     def keep_on(self, trickle):
         while trickle and not self.stopped.wait(2):
             for attacker in self.sockets:
-                try:
+                with contextlib.suppress(OSError):  # the server gave up on this one; the others go on
                     attacker.sendall(trickle)
-                except OSError:
-                    pass  # the server gave up on this one; the others go on
 
     def stop(self):
         self.stopped.set()
