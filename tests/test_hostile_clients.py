@@ -85,7 +85,7 @@ def test_the_health_check_answers_while_200_clients_hold_connections(web, attack
         probes = [health(web) for _ in range(5)]
     finally:
         held.stop()
-    assert probes == [(200, {"status": "ok", "database": "ok"})] * 5
+    assert [(status, body["status"]) for status, body in probes] == [(200, "ok")] * 5
     assert "Traceback" not in web.output()
 
 

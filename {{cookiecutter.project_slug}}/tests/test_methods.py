@@ -72,7 +72,7 @@ def test_every_url_answers_every_method_without_a_server_error(client, db, setti
     assert len(paths) > 10  # the walk found the URLconf
 
 
-def test_head_answers_carry_the_gets_headers_and_no_body(db):
+def test_head_answers_carry_the_gets_headers_and_no_body(transactional_db):
     """gunicorn must not send a HEAD answer's body, and logs a warning when the app gives it one (wsgi.py)."""
 
     def call(method):
