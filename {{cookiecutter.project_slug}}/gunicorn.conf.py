@@ -56,19 +56,18 @@ def has_arrived(data):
 
 
 def _read_available(sock, limit):
-    """(What a non-blocking socket holds, up to limit bytes; whether the client may still send more)."""
-    data = b""
+    """(What a non-blocking socket holds, up to limit bytes; whether the client may still send more).
+
+    One recv() is enough: the event loop calls again as long as the socket has more to read."""
+    if limit <= 0:
+        return b"", True
     try:
-        while len(data) < limit:
-            chunk = sock.recv(limit - len(data))
-            if not chunk:
-                return data, False
-            data += chunk
+        data = sock.recv(limit)
     except BlockingIOError:
-        pass
+        return b"", True
     except OSError:  # reset by the client
-        return data, False
-    return data, True
+        return b"", False
+    return data, bool(data)
 
 
 class WholeRequestWorker(ThreadWorker):
