@@ -37,9 +37,6 @@ ENV_FILE = """\
 # Local development settings (git-ignored). Every variable is explained in .env.example.
 DEBUG=true
 SECRET_KEY={secret}
-{% if cookiecutter.use_realtime %}
-REALTIME_PUBLISH_KEY={publish_key}
-{% endif %}
 """
 
 
@@ -49,7 +46,7 @@ def main():
 
     env_file = Path(".env")
     if not env_file.exists():
-        env_file.write_text(ENV_FILE.format(secret=secrets.token_urlsafe(50), publish_key=secrets.token_urlsafe(32)))
+        env_file.write_text(ENV_FILE.format(secret=secrets.token_urlsafe(50)))
 
     if ANSWERS["init_git"] and not Path(".git").exists():
         if not shutil.which("git"):

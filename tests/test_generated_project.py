@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import urllib.parse
 import urllib.request
 
@@ -20,6 +21,7 @@ from .conftest import (
     ProcfileProcess,
     combination_id,
     combination_param,
+    free_port,
     fresh_database,
     procfile,
     project_venv,
@@ -106,6 +108,48 @@ def test_a_fresh_clone_keeps_admin_users_logged_in_across_gunicorn_workers(bake,
         assert web.stop() == 0, web.output()
     assert "SECRET_KEY=\n" in (clone / ".env").read_text()  # nobody had to edit .env
     assert (clone / ".dev-secret-key").exists()
+
+
+LISTENER = """
+import asyncio, json, sys, urllib.request
+from tornado.websocket import websocket_connect
+
+async def main(web, channel):
+    with urllib.request.urlopen(f"{web}/realtime/token?channel={channel}") as response:
+        grant = json.load(response)
+    socket = await websocket_connect(f"{grant['url']}?channel={channel}", subprotocols=["realtime", grant["token"]])
+    for _ in range(2):  # the "subscribed" answer, then one event
+        print(await socket.read_message(), flush=True)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_a_fresh_real_time_clone_delivers_events_without_redis(bake, tmp_path):
+    """No Redis: Django signs each event it POSTs to Tornado. Both must agree on the key with an untouched .env."""
+    clone = fresh_clone(bake(**{**DEFAULTS, "use_realtime": True}), tmp_path / "clone")
+    bin_dir = project_venv(clone)
+    realtime_port = free_port()
+    env = {"REALTIME_PORT": str(realtime_port)}  # no REDIS_URL: the clone's .env has none
+    processes = [
+        ProcfileProcess(clone, "web", bin_dir, env),
+        ProcfileProcess(clone, "realtime", bin_dir, env, port=realtime_port),
+    ]
+    listener = subprocess.Popen(
+        [bin_dir / "python", "-c", LISTENER, processes[0].url, "demo"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert json.loads(listener.stdout.readline()) == {"type": "subscribed", "channel": "demo"}
+        publish = "from my_project.realtime.publish import publish; publish('demo', {'text': 'hello'})"
+        published = run(["python", "manage.py", "shell", "-c", publish], clone, bin_dir, env)
+        assert "dropped" not in published.stderr, published.stderr
+        event, _ = listener.communicate(timeout=60)
+        assert json.loads(event) == {"type": "message", "channel": "demo", "data": {"text": "hello"}}
+    finally:
+        listener.kill()
+        statuses = [process.stop() for process in processes]
+        assert statuses == [0, 0], [process.output() for process in processes]
+    assert not re.search(r"^REALTIME_PUBLISH_KEY=", (clone / ".env").read_text(), re.M)  # nobody edited .env
 
 
 def test_djangos_checks_pass_with_production_settings(project):

@@ -282,7 +282,7 @@ SECURE_CSP["connect-src"] += (
 )
 # Pages allowed to open sockets: host patterns as in ALLOWED_HOSTS, or origins such as https://example.com.
 REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)
-# Without Redis, Django POSTs events to the one Tornado process, signed with this key.
+# Without Redis, Django POSTs events to the one Tornado process, signed with this key (default: from SECRET_KEY).
 REALTIME_PUBLISH_KEY = env.str("REALTIME_PUBLISH_KEY", default="")
 REALTIME_PUBLISH_URL = env.str("REALTIME_PUBLISH_URL", default=f"http://127.0.0.1:{REALTIME_PORT}/publish")
 REALTIME_PUBLISH_TIMEOUT = env.int("REALTIME_PUBLISH_TIMEOUT", default=2)  # seconds a request may lose to a broker

@@ -21,7 +21,7 @@ from django.db import transaction
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .tokens import make_token, publish_signature, valid_channel
+from .tokens import make_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,7 @@ def _send_to_redis(channel, event):
 
 
 def _send_to_server(event):
-    """No Redis: POST the event to the one Tornado process, signed with REALTIME_PUBLISH_KEY."""
-    if not settings.REALTIME_PUBLISH_KEY:
-        raise RuntimeError("REALTIME_PUBLISH_KEY is not set")
+    """No Redis: POST the event to the one Tornado process, signed with the publishing key."""
     timestamp = str(int(time.time()))
     request = urllib.request.Request(  # noqa: S310 - the URL comes from settings, not from users
         settings.REALTIME_PUBLISH_URL,
@@ -105,7 +103,7 @@ def _send_to_server(event):
         headers={
             "Content-Type": "application/json",
             "X-Realtime-Timestamp": timestamp,
-            "X-Realtime-Signature": publish_signature(timestamp, event, key=settings.REALTIME_PUBLISH_KEY),
+            "X-Realtime-Signature": publish_signature(timestamp, event, key=publishing_key(settings)),
         },
     )
     with urllib.request.urlopen(request, timeout=settings.REALTIME_PUBLISH_TIMEOUT / 2) as response:  # noqa: S310

@@ -36,7 +36,7 @@ from tornado.iostream import StreamBufferFullError, StreamClosedError
 from . import protocol
 from .broker import LocalBroker, RedisBroker
 from .protocol import SUBPROTOCOL, error_frame, json_frame, text_frame
-from .tokens import check_token, publish_signature, valid_channel
+from .tokens import check_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Config:
 
         return cls(
             secret_key=settings.SECRET_KEY,
-            publish_key=settings.REALTIME_PUBLISH_KEY,
+            publish_key=publishing_key(settings),
             redis_url=settings.REDIS_URL,
             redis_options=settings.REDIS_OPTIONS,
             allowed_origins=settings.REALTIME_ALLOWED_ORIGINS,

@@ -14,11 +14,13 @@ import hmac
 import re
 
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 CHANNEL = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 TOKEN_SALT = "realtime.token"  # noqa: S105 - a namespace for signatures, not a secret
 # "." keeps tokens inside the characters a Sec-WebSocket-Protocol value allows (no ":").
 TOKEN_SEPARATOR = "."  # noqa: S105
+PUBLISH_KEY_SALT = "realtime.publish"  # noqa: S105 - a namespace, not a secret
 
 
 def valid_channel(channel):
@@ -39,6 +41,12 @@ def check_token(token, channel, *, key, max_age):
     if payload.get("channel") != channel:
         raise signing.BadSignature("token is for another channel")
     return payload.get("user")
+
+
+def publishing_key(settings):
+    """REALTIME_PUBLISH_KEY, or else a key derived from SECRET_KEY. Django and Tornado read the
+    same settings, so they agree without a second secret in .env (a fresh clone has none)."""
+    return settings.REALTIME_PUBLISH_KEY or salted_hmac(PUBLISH_KEY_SALT, "", secret=settings.SECRET_KEY).hexdigest()
 
 
 def publish_signature(timestamp, body, *, key):
