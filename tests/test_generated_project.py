@@ -73,6 +73,20 @@ def test_its_own_test_suite_ignores_the_dot_env_a_shell_exported(bake):
     own_suite(path, project_venv(path), **exported)
 
 
+def test_the_real_time_process_tests_ignore_a_developers_env_file(bake, tmp_path):
+    """They start the server as the Procfile does, in a production-like environment that nothing local changes."""
+    path = shutil.copytree(bake(**{**DEFAULTS, "use_realtime": True}), tmp_path / "my_project")
+    with (path / ".env").open("a") as env_file:
+        env_file.write("REALTIME_MAX_CONNECTIONS=0\n")  # a developer's local tweak: every socket refused
+    result = run(
+        ["pytest", "-q", "-p", "no:randomly", "my_project/realtime/tests/test_processes.py"],
+        path,
+        project_venv(path),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def fresh_clone(project, target):
     """What a clone of the project's repository holds once its README's first step has run: .env from .env.example."""
     local = shutil.ignore_patterns(".env", ".dev-secret-key*", "db.sqlite3", "staticfiles", "__pycache__", "*.log")

@@ -27,11 +27,12 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.websocket import websocket_connect
 
+from tests.conftest import copy_checkout
+
 from ..server import Application, Config, PublishHandler, SocketHandler, make_broker, shutdown
 from ..tokens import make_token
 
 PUBLISH_KEY = "publish-key-for-tests"
-PROJECT_DIR = Path(__file__).resolve().parents[3]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -222,13 +223,20 @@ def server_environment(**variables):
     }
 
 
+def process_checkout(tmp_path):
+    """Where server processes run: a copy of the project as git checks it out, so a developer's .env stays out."""
+    checkout = tmp_path / "checkout"
+    return checkout if checkout.exists() else copy_checkout(checkout)
+
+
 @contextlib.contextmanager
 def realtime_process(tmp_path, **variables):
     """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, once it answers."""
     port = free_port()
     log = open(tmp_path / f"realtime-{port}.log", "w+")  # noqa: SIM115 - closed below
     command = [*SERVER_COMMAND, "--port", str(port)]
-    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=server_environment(**variables), stderr=log)  # noqa: S603
+    cwd, env = process_checkout(tmp_path), server_environment(**variables)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stderr=log)  # noqa: S603
     try:
         deadline = time.monotonic() + 60  # a generous bound on Django's and Tornado's start on a loaded machine
         while health(port)[0] is None:

@@ -12,10 +12,10 @@ import pytest
 from .. import publish as publisher
 from ..publish import publish
 from .conftest import (
-    PROJECT_DIR,
     SERVER_COMMAND,
     health,
     open_socket,
+    process_checkout,
     realtime_process,
     receive,
     server_environment,
@@ -71,13 +71,18 @@ async def test_sigterm_closes_every_socket_with_1001_and_exits_promptly(tmp_path
 
 
 @pytest.mark.parametrize("how", ["REALTIME_PORT", "--port"])
-def test_a_busy_port_is_one_line_that_names_the_port_and_the_setting(how):
+def test_a_busy_port_is_one_line_that_names_the_port_and_the_setting(how, tmp_path):
     with socket.create_server(("", 0)) as holder:  # every interface, as the server listens
         port = holder.getsockname()[1]
         variables = {"REALTIME_PORT": str(port)} if how == "REALTIME_PORT" else {}
         command = SERVER_COMMAND if how == "REALTIME_PORT" else [*SERVER_COMMAND, "--port", str(port)]
         result = subprocess.run(  # noqa: S603
-            command, cwd=PROJECT_DIR, env=server_environment(**variables), capture_output=True, text=True, timeout=60
+            command,
+            cwd=process_checkout(tmp_path),
+            env=server_environment(**variables),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
