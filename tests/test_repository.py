@@ -17,11 +17,8 @@ import pytest
 import yaml
 
 from .conftest import TEMPLATE
+from .readme import FIRST_PAGE, first_page, readme_commands
 from .test_adoption import SPDX, check_schema, same_licence_text
-
-
-def readme_commands():
-    return re.findall(r"```sh\n(.+?)\n```", (TEMPLATE / "README.md").read_text())
 
 
 def test_the_readme_has_exactly_two_commands_and_ci_runs_the_test_command():
@@ -34,6 +31,21 @@ def test_the_readme_has_exactly_two_commands_and_ci_runs_the_test_command():
     ci = (TEMPLATE / ".ci" / "run").read_text().splitlines()
     assert test in ci
     assert "export REQUIRE_SERVICES=1  # a test that would skip for a missing service fails instead" in ci
+
+
+def test_the_readme_first_command_serves_the_default_project_in_a_fresh_clone(tmp_path):
+    """Generation needs cookiecutter alone, and the page needs the project's runtime requirements alone."""
+    generate, _ = readme_commands()
+    assert "pip install -r requirements.txt && .venv/bin/cookiecutter" in generate
+    assert (TEMPLATE / "requirements.txt").read_text().split("\n", 1)[1] == "cookiecutter==2.7.1\n"
+    assert "-r requirements.txt" in (TEMPLATE / "requirements-dev.txt").read_text().splitlines()
+    untracked = shutil.ignore_patterns(".git", ".venv", "build", "_build", "__pycache__", "node_modules", "work")
+    clone = shutil.copytree(TEMPLATE, tmp_path / "clone", ignore=untracked)
+    # A generous bound on a first install on a loaded machine; docs/quickstart.md has the measured time.
+    _, page = first_page(clone, tmp_path / "first-command.log", timeout=600)
+    assert "<title>My Project</title>" in page, page
+    assert (clone / "build" / "my_project" / "db.sqlite3").exists()  # migrate ran
+    assert FIRST_PAGE == "http://127.0.0.1:8000/" and FIRST_PAGE in (TEMPLATE / "README.md").read_text()
 
 
 def test_the_templates_own_code_is_lint_clean():
@@ -118,7 +130,7 @@ def changelog_problems(root):
         if (root / page).exists():
             problems += [
                 f"{page} checks out {tag}, but the newest release in CHANGELOG.md is {newest}"
-                for tag in sorted(set(re.findall(r"--checkout (v\S+)", (root / page).read_text())))
+                for tag in sorted(set(re.findall(r"(?:--checkout|--vcs-ref) (v\S+)", (root / page).read_text())))
                 if not versions or tag != f"v{versions[0]}"
             ]
     if git(root, "rev-parse", "--git-dir").returncode == 0:  # a clone, not an unpacked archive
@@ -216,7 +228,7 @@ def test_following_the_release_procedure_leaves_changelog_and_tags_agreeing(scra
         assert [name for name in globals() if name.startswith("test_") and selected in name], check
 
     # The edits the page asks for: the Unreleased entries become the new version's section, dated
-    # today, and the --checkout examples name the new tag.
+    # today, and the --checkout (cruft, cookiecutter) and --vcs-ref (copier) examples name the new tag.
     text = (repo / "CHANGELOG.md").read_text()
     newest = re.search(f"^## {RELEASE.pattern}$", text, flags=re.MULTILINE)
     major, minor, patch = map(int, newest.groups()[:3])
@@ -226,8 +238,10 @@ def test_following_the_release_procedure_leaves_changelog_and_tags_agreeing(scra
         f"{text[: newest.start()]}## {version} ({date.today()})\n\n{entry}{text[newest.start() :]}"
     )
     for page in RELEASED_PAGES[1:]:
-        old = f"--checkout v{major}.{minor}.{patch}"
-        (repo / page).write_text((repo / page).read_text().replace(old, f"--checkout v{version}"))
+        text = (repo / page).read_text()
+        for option in ("--checkout", "--vcs-ref"):
+            text = text.replace(f"{option} v{major}.{minor}.{patch}", f"{option} v{version}")
+        (repo / page).write_text(text)
     assert changelog_problems(repo) == []  # the first check
 
     for command in (command.replace("X.Y.Z", version) for command in commands if command.startswith("git ")):
