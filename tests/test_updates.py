@@ -1,9 +1,10 @@
 """Updates proven: a project generated from an older template updates to the working tree.
 
 Where each tool's project starts (the fixed choices are explained in docs/updates.md):
-- cruft: the latest release tag; until the first release, commit de9e11c (2026-11-30), the last one
-  on Django 5.2, so the update crosses a Django feature release and a month of template work.
-- copier: the latest release tag that has copier.yml; until then commit 8a93ed2, the first whose
+- cruft: the latest release tag whose files differ from the working tree; until there is one (before
+  the first release, and on the commit of the first release itself), commit de9e11c (2026-11-30), the
+  last one on Django 5.2, so the update crosses a Django feature release and a month of template work.
+- copier: the latest such release tag that has copier.yml; until then commit 8a93ed2, the first whose
   copier.yml runs the post-generation hook only when a project is made. copier can only update from
   a template commit it can read, and an update from 9bdac14 (the first copier.yml, which ran the hook
   in update's scratch copies too) deletes .env: copier removes from the project whatever only its
@@ -33,8 +34,12 @@ FIXED_COPIER_BASE = "8a93ed2"  # until the first release tag with copier.yml; se
 
 
 def latest_tag(repository, having=None):
-    """The newest tag reachable from HEAD (that has the file `having`), or None."""
+    """The newest tag reachable from HEAD that holds other files than HEAD (and has the file `having`), or None.
+    A release of exactly the files under test would update nothing, so the one before it is the base then."""
+    tree = git("rev-parse", "HEAD^{tree}", cwd=repository).strip()
     for tag in git("tag", "--merged", "HEAD", "--sort=-creatordate", cwd=repository).split():
+        if git("rev-parse", f"{tag}^{{tree}}", cwd=repository).strip() == tree:
+            continue
         if having is None or git("ls-tree", "--name-only", tag, "--", having, cwd=repository).strip():
             return tag
     return None
@@ -44,6 +49,17 @@ def base_commit(tool, repository):
     if tool == "cruft":
         return latest_tag(repository) or FIXED_CRUFT_BASE
     return latest_tag(repository, having="copier.yml") or FIXED_COPIER_BASE
+
+
+def test_updates_start_from_the_newest_release_whose_files_differ_from_the_working_tree(tmp_path):
+    template = template_repository(tmp_path / "template")
+    for tag in git("tag", cwd=template).split():
+        git("tag", "-d", tag, cwd=template)
+    git("tag", "-a", "v9.0.0", "-m", "a release of exactly the files under test", cwd=template)
+    assert (base_commit("cruft", template), base_commit("copier", template)) == (FIXED_CRUFT_BASE, FIXED_COPIER_BASE)
+    (template / "CHANGELOG.md").write_text("A change after the release.\n")
+    git("commit", "-qam", "after the release", cwd=template)
+    assert (base_commit("cruft", template), base_commit("copier", template)) == ("v9.0.0", "v9.0.0")
 
 
 UPDATE = {
