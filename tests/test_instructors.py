@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from .conftest import TEMPLATE, find_python
-from .three_tools import git, template_repository
+from .three_tools import git, release, template_repository
 
 PAGE = TEMPLATE / "docs" / "instructors.md"
 SCRIPT = TEMPLATE / "scripts" / "classroom.py"
@@ -117,9 +117,10 @@ def give_remotes(folder, remotes):
 
 
 def template_fix(template):
+    """A fix during the term, released: copier-made repositories update to the newest release."""
     example = template / "{{cookiecutter.project_slug}}" / ".env.example"
     example.write_text(example.read_text() + "# A fix from the template during the term.\n")
-    git("commit", "-qam", "A fix during the term", cwd=template)
+    release(template, "A fix during the term")
 
 
 def test_every_command_of_the_instructors_page_runs_and_prints_what_it_shows(tmp_path):

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from .conftest import ADDON_COMBINATIONS, DEFAULTS, TEMPLATE, combination_param, fresh_database, project_venv, run
-from .three_tools import ANSWERS_FILES, environment, generate, git, project_tree, template_repository
+from .three_tools import ANSWERS_FILES, environment, generate, git, project_tree, release, template_repository
 
 FIXED_CRUFT_BASE = "de9e11c"  # until the first release tag; see the module docstring
 FIXED_COPIER_BASE = "8a93ed2"  # until the first release tag with copier.yml; see the module docstring
@@ -146,13 +146,17 @@ def test_an_untouched_project_updates_to_what_the_template_generates_now(templat
     update(tool, project)
     assert_clean_update(tool, project, secret, expected=fresh(tool, template, tmp_path, project))
     head = git("rev-parse", "HEAD", cwd=template).strip()
-    assert head.startswith(recorded_commit(tool, project)), "the answers file records the template commit it updated to"
+    assert recorded_commit(tool, project, template) == head, "the answers file names the commit it updated to"
 
 
-def recorded_commit(tool, project):
+def recorded_commit(tool, project, template):
+    """The template commit the answers file names: cruft writes the hash, copier `git describe`'s
+    name for it (v1.0.0-1-g01ad960) once the template has a release tag."""
     if tool == "cruft":
-        return json.loads((project / ".cruft.json").read_text())["commit"]
-    return re.search(r"^_commit: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)[1]
+        recorded = json.loads((project / ".cruft.json").read_text())["commit"]
+    else:
+        recorded = re.search(r"^_commit: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)[1]
+    return git("rev-parse", f"{recorded}^{{commit}}", cwd=template).strip()
 
 
 # A team's typical edits: a new view (in a module of its own) with its route and test, a changed setting, an
@@ -332,7 +336,7 @@ def test_the_weekly_workflow_fails_once_the_template_has_a_newer_commit(tmp_path
     assert checked.returncode == 0, checked.stdout + checked.stderr
     readme = template / "{{cookiecutter.project_slug}}" / "README.md"
     readme.write_text(readme.read_text() + "\nA newer template.\n")
-    git("commit", "-qam", "A newer template", cwd=template)
+    release(template, "A newer template")
     checked = run_behind_check(project, tmp_path)
     assert checked.returncode != 0 and behind in checked.stdout, checked.stdout + checked.stderr
 

@@ -52,6 +52,15 @@ def template_repository(path):
     return path
 
 
+def release(template, message):
+    """Commit the template's changes and tag them as the next patch release: copier update and copier
+    check-update follow release tags, not newer commits (cruft follows commits; a tag changes nothing for it)."""
+    git("commit", "-qam", message, cwd=template)
+    tags = git("tag", "--list", "v*", "--sort=-v:refname", cwd=template).split()
+    major, minor, patch = map(int, tags[0][1:].split(".")) if tags else (0, 0, 0)
+    git("tag", "-a", f"v{major}.{minor}.{patch + 1}", "-m", message, cwd=template)
+
+
 def command_line(answers):
     """answers as key=value words, booleans as true/false."""
     return [f"{key}={json.dumps(value) if isinstance(value, bool) else value}" for key, value in answers.items()]
