@@ -5,14 +5,14 @@ and the real-time add-on's WebSocket fan-out against Django Channels.
     .venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt
     .venv/bin/python bench/run.py            # full run (~40 min): bench/RESULTS.md and bench/*.png
     .venv/bin/python bench/run.py --quick    # smoke run (~7 min): the same, in bench/work/quick/
-    .venv/bin/python bench/run.py --cookiecutter-django ~/src/cookiecutter-django   # a local clone
+    .venv/bin/python bench/run.py --cookiecutter-django ~/src/my_awesome_project --ccd-about "..."
 
 Contenders: the generated project (core, and the add-on bakes listed in ADDON_BAKES), baked from
 the template's last commit; a bare `django-admin startproject` with the same /healthz view and
 DEBUG=False (and one of the previous Django, OLD_DJANGO, to show what the upgrade changed);
-cookiecutter-django generated with its defaults (--cookiecutter-django: a path or URL, as
-cookiecutter takes it; the one patch it needs here is CCD's Python, see pin_python()); and a raw
-WSGI app (the ceiling). All run on the Python the core's .python-version names and are served by
+a cookiecutter-django project that you generated and installed yourself (--cookiecutter-django
+PROJECT: its folder, with its venv in PROJECT/.venv; the benchmark only runs it, see build_ccd());
+and a raw WSGI app (the ceiling). All run on the Python the core's .python-version names and are served by
 the generated gunicorn.conf.py with WEB_CONCURRENCY=1.
 Fan-out (realtime_fanout.py): the real-time bake's Tornado server and a Channels 4 app, the
 same clients (Node.js) and the same Redis (a redis-server of the run's own).
@@ -52,7 +52,7 @@ import realtime_fanout  # bench/ is on sys.path when this file runs as a script
 BENCH = Path(__file__).resolve().parent
 TEMPLATE = BENCH.parent
 WORK = BENCH / "work"  # git-ignored: bakes, venvs, logs, raw tool output
-RUNNER = Path(sys.executable).parent  # the runner's venv: cookiecutter, uv (not the projects' Python)
+RUNNER = Path(sys.executable).parent  # the runner's venv: cookiecutter (not the projects' Python)
 
 # --- Contenders and endpoints, as data ------------------------------------------------------
 
@@ -72,10 +72,9 @@ HEADERS = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
 # The last published run's Django: a bare startproject of it runs beside the current one.
 OLD_DJANGO = "Django==5.2.19"
 
-# cookiecutter-django: the template (path or URL, as cookiecutter takes it) and the variables its
-# production settings read with its defaults (config/settings/production.py: S3 storage, Mailgun).
-# The credentials are dummies: no request leaves the machine (its pages only build S3 URLs).
-CCD_TEMPLATE = "gh:cookiecutter/cookiecutter-django"
+# cookiecutter-django: the variables its production settings read with its defaults
+# (config/settings/production.py: S3 storage, Mailgun). The credentials are dummies: no request leaves
+# the machine (its pages only build S3 URLs).
 CCD_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",  # manage.py would pick the local settings
     "DJANGO_SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
@@ -200,16 +199,13 @@ def get(port, path, headers=HEADERS):
 
 
 def check_tools():
-    # pg_config and a C compiler: cookiecutter-django pins psycopg[c], built from source.
-    tools = ("wrk", "hyperfine", "redis-server", "node", "pg_config", "cc")
+    tools = ("wrk", "hyperfine", "redis-server", "node")
     missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
         raise SystemExit(
-            f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine redis-server nodejs "
-            "libpq-dev gcc` (Node.js 20 or newer)."
+            f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine redis-server nodejs` "
+            "(Node.js 20 or newer)."
         )
-    if not (RUNNER / "uv").exists():  # cookiecutter-django's post-generation hook runs `uv add`
-        raise SystemExit(f"Missing uv in {RUNNER}: install with `pip install -r bench/requirements.txt`.")
 
 
 def find_python(version):
@@ -354,7 +350,7 @@ NO_QUERY_URL = """
 from django.http import JsonResponse  # noqa: E402
 from django.views.decorators.cache import never_cache  # noqa: E402
 
-answer = {"status": "ok", "database": "ok"}
+answer = {"status": "ok", "database": "ok", "cache": "ok"}
 urlpatterns += [path("bench/healthz-no-query", never_cache(lambda request: JsonResponse(answer)))]
 """
 
@@ -439,26 +435,6 @@ def build_raw(core, bare):
     return raw, whitenoise
 
 
-def pin_python(template, version):
-    """cookiecutter-django's one patch here: its generated projects pin Python 3.14 (`.python-version`,
-    `requires-python`) and its post-generation hook's `uv add` would download that interpreter. Both
-    pins become the core's version, so both projects run on the same Python. Returns the changes."""
-    project = template / "{{cookiecutter.project_slug}}"
-    changes = []
-    for name, pattern, wanted in (
-        (".python-version", r"^3\.\d+$", version),
-        ("pyproject.toml", r'^requires-python = "==3\.\d+\.\*"$', f'requires-python = "=={version}.*"'),
-    ):
-        path = project / name
-        found = re.findall(pattern, path.read_text(), re.M)
-        if len(found) != 1:
-            raise SystemExit(f"cookiecutter-django: no single line like {pattern!r} in {path}: see pin_python()")
-        if found[0] != wanted:
-            path.write_text(re.sub(pattern, wanted, path.read_text(), flags=re.M))
-            changes.append((f"{{{{cookiecutter.project_slug}}}}/{name}", found[0], wanted))
-    return changes
-
-
 def fresh_database(bin_dir, url):
     """Drop and create the database that url names (its server's `postgres` database does the work)."""
     name = urlsplit(url).path.lstrip("/")
@@ -471,60 +447,52 @@ def fresh_database(bin_dir, url):
     sh([str(bin_dir / "python"), "-c", script, url.rsplit("/", 1)[0] + "/postgres", name])
 
 
-def build_ccd(source, core, database_url, redis_url):
-    """cookiecutter-django as its README makes it (`cookiecutter <template>`, every default: no Docker,
-    AWS, Mailgun), its hook resolving the dependencies with uv; its production dependencies (uv.lock,
-    without the dev group) in a venv of the core's Python; a fresh database, migrated; the core's
-    gunicorn.conf.py. Its static files go to S3 by default, so there is no collectstatic and no static row."""
-    from cookiecutter.repository import determine_repo_dir  # the runner has cookiecutter
+def ccd_project(path):
+    """The cookiecutter-django project given on the command line and its venv's bin/, or a one-line exit.
+    The benchmark does not generate or install it: it only runs what you made (docs/performance.md)."""
+    project = Path(path).expanduser().resolve()
+    bin_dir = project / ".venv" / "bin"
+    if not (project / "config" / "wsgi.py").is_file() or not (bin_dir / "python").exists():
+        raise SystemExit(f"--cookiecutter-django {path}: want a generated cookiecutter-django project (config/wsgi.py) "
+                         "with its production dependencies in PROJECT/.venv (e.g. `uv sync --no-dev`).")  # fmt: skip
+    return project, bin_dir
 
-    clones = WORK / "ccd-clone"
-    clones.mkdir(parents=True, exist_ok=True)
-    abbreviations = {"gh": "https://github.com/{0}.git", "gl": "https://gitlab.com/{0}.git"}
-    found, _ = determine_repo_dir(source, abbreviations, clones, checkout=None, no_input=True)
-    template = WORK / "ccd-template"
-    shutil.rmtree(template, ignore_errors=True)
-    shutil.copytree(found, template, ignore=shutil.ignore_patterns(".git"))
-    version = tomllib.loads((template / "pyproject.toml").read_text())["project"]["version"]
-    patches = pin_python(template, python_version(core.python).rsplit(".", 1)[0])
+
+def build_ccd(path, about, core, database_url, redis_url):
+    """The cookiecutter-django project you generated (every default: no Docker, AWS, Mailgun) with its venv:
+    a copy without the venv to count and serve, a fresh database, migrated; the core's gunicorn.conf.py.
+    Its static files go to S3 by default, so there is no collectstatic and no static row."""
+    project, bin_dir = ccd_project(path)
     pristine = WORK / "pristine" / "ccd"
     shutil.rmtree(pristine, ignore_errors=True)
-    # uv reaches the package index on its own (not through pip's configuration): it needs the machine's
-    # TLS and proxy settings, when it has any.
-    network = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "UV_INDEX_URL")
-    passed = {name: os.environ[name] for name in network if name in os.environ}
-    uv_env = clean_env(RUNNER, UV_PYTHON=core.python, UV_PYTHON_DOWNLOADS="never", **passed)
-    sh([str(RUNNER / "cookiecutter"), "--no-input", "-o", str(pristine), str(template)], env=uv_env)
-    (project,) = [p for p in pristine.iterdir() if p.is_dir()]
-    export = [str(RUNNER / "uv"), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "-q"]
-    requirements = sh([*export, "--no-header"], cwd=project, env=uv_env)
-    bin_dir = venv(requirements, core.python)
+    shutil.copytree(project, pristine, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
     serve = WORK / "serve" / "ccd"
     shutil.rmtree(serve, ignore_errors=True)
-    shutil.copytree(project, serve)
+    shutil.copytree(pristine, serve)
     shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
     env = {**CCD_ENV, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     fresh_database(bin_dir, database_url)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir, **env))
+    python = str(bin_dir / "python")
     ccd = Contender(name="cookiecutter-django", kind="ccd", cwd=serve, bin=bin_dir, app="config.wsgi:application",
-                    module="config.wsgi", env=env, health_path="/", python=core.python)  # fmt: skip
+                    module="config.wsgi", env=env, health_path="/", python=python)  # fmt: skip
+    pins = {".python-version": (project / ".python-version").read_text().strip()}
+    pins["requires-python"] = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
     top_level = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
-    about = {"source": source, "version": version, "patches": patches, "top_level": top_level}
-    return ccd, project, about
+    about = {"path": str(project), "about": about, "python": python_version(python), "pins": pins,
+             "top_level": top_level}  # fmt: skip
+    return ccd, pristine, about
 
 
 # --- Servers --------------------------------------------------------------------------------------
 
 
 def server_command(contender):
-    return [
-        str(contender.bin / "gunicorn"),
-        "-c",
-        "gunicorn.conf.py",
-        "-b",
-        f"127.0.0.1:{contender.port}",
-        contender.app,
-    ]
+    # The core's worker class extends gunicorn internals of the version the core pins; cookiecutter-django
+    # pins its own gunicorn, so it runs gthread, the class that worker extends, with the same settings.
+    worker = ["-k", "gthread"] if contender.kind == "ccd" else []
+    return [str(contender.bin / "gunicorn"), "-c", "gunicorn.conf.py", *worker, "-b", f"127.0.0.1:{contender.port}",
+            contender.app]  # fmt: skip
 
 
 def start(contender):
@@ -544,6 +512,7 @@ def start(contender):
                 return
         except OSError:
             time.sleep(0.1)
+    stop(contender)  # a server that never answers must not outlive the run
     raise SystemExit(f"{contender.name}: no answer within 60 s; see {errors.name}")
 
 
@@ -764,7 +733,8 @@ def same_answers(core, bare, raw, whitenoise):
     for contender in (core, bare, raw, whitenoise):
         start(contender)
     try:
-        bodies = {get(c.port, "/healthz")[1] for c in (core, bare, raw)}
+        bodies = {get(c.port, path)[1] for c in (core, bare, raw) for path in ("/healthz", "/bench/healthz-no-query")
+                  if path == "/healthz" or c is not bare}  # fmt: skip
         css = {get(c.port, c.static_path)[1] for c in (core, raw, whitenoise)}
     finally:
         for contender in (core, bare, raw, whitenoise):
@@ -785,16 +755,18 @@ def machine_facts(contenders):
     }
     versions = {}
     for contender in contenders:
-        listing = sh([str(contender.bin / "python"), "-m", "pip", "list", "--format", "json"])
-        versions[contender.name] = ", ".join(f"{p['name']} {p['version']}" for p in json.loads(listing))
+        # importlib.metadata, not pip: a venv made by uv (cookiecutter-django's) has no pip.
+        installed = json.loads(sh([str(contender.bin / "python"), "-c", FOOTPRINT_SCRIPT]))
+        versions[contender.name] = ", ".join(f"{name} {d['version']}" for name, d in sorted(installed.items()))
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory": f"{memory_kib / 1024**2:.1f} GiB",
         "os": f"{platform.system()} {platform.release()}",
-        "python": f"{python_version(contenders[0].python)} (every contender: {contenders[0].python}); the runner "
-        f"(cookiecutter, wrk's driver): {platform.python_version()}",
+        "python": "; ".join(f"{c.name}: {python_version(c.python)}" for c in contenders)
+        + f" (the generated and bare ones: {contenders[0].python}); the runner (cookiecutter, wrk's driver): "
+        f"{platform.python_version()}",
         "tools": tools,
         "versions": versions,
         "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
@@ -880,34 +852,30 @@ def explanation_facts(data, targets, plan, startup_ratio, cpu_ratio, rps_of):
 
 def ccd_report(data):
     ccd, about = data["ccd"], data["ccd_about"]
-    lines = ["## cookiecutter-django: how it is made and run", ""]
-    lines += [
-        f"Template: `{about['source']}`, version {about['version']} (its `pyproject.toml`), generated with "
-        "`cookiecutter --no-input` (every default: no Docker, AWS storage, Mailgun, no whitenoise, no REST); its "
-        "post-generation hook moves the requirements into `pyproject.toml` and locks them with `uv add`. Its "
-        "production dependencies (`uv export --frozen --no-dev`) go in a venv of the same Python as the core; "
-        "a fresh PostgreSQL database, `manage.py migrate`; the core's `gunicorn.conf.py` and `WEB_CONCURRENCY=1`.",
-        "",
-        "What was changed in it, and only that (in a copy of the template, before generating):",
-        "",
-        "| file | was | is | why |",
-        "| --- | --- | --- | --- |",
-    ]
-    lines += [f"| `{name}` | `{was}` | `{now}` | its Python, 3.14, is not on this machine, and uv would download "
-              "it (the hook fails offline); the core's Python, so both run on one interpreter |"
-              for name, was, now in about["patches"]] or ["| (none) | | | |"]  # fmt: skip
+    pins = ", ".join(f"`{name}` {value}" for name, value in about["pins"].items())
     shown = " ".join(f"{k}={v}" for k, v in ccd.env.items())
-    lines += [
+    return [
+        "## cookiecutter-django: how it is made and run",
+        "",
+        f"Project: `{about['path']}` (`--cookiecutter-django`), on Python {about['python']} from its own "
+        f"`.venv`; its pins: {pins}. The benchmark does not generate or install it; whoever ran it says how "
+        "it was made and what was changed in it (`--ccd-about`):",
+        "",
+        f"> {about['about']}",
+        "",
+        "The benchmark copies it without its venv, gives it a fresh PostgreSQL database (`manage.py migrate`), "
+        "the core's `gunicorn.conf.py` and `WEB_CONCURRENCY=1`, with gunicorn's own `gthread` worker class "
+        "(`-k gthread`): the core's worker class extends internals of the gunicorn the core pins, and "
+        "cookiecutter-django pins another.",
         "",
         f"Environment (its production settings read these; dummy S3 and Mailgun credentials): `{shown}`.",
         "",
         "It has no health view, so its `/healthz` rows measure its home page `/` (a `TemplateView` of "
         "`pages/home.html` with allauth's context; its static URLs are S3 URLs, built per request by "
-        "django-storages without a network call). Not measured for it: bake time (its hook resolves "
-        "dependencies over the network) and static files (S3 serves them).",
+        "django-storages without a network call). Not measured for it: bake time and static files (S3 "
+        "serves them).",
         "",
     ]
-    return lines
 
 
 def upgrade_report(data, startup_ratio, cpu_ratio, rps_of, plan):
@@ -942,8 +910,8 @@ def report(data, plan, quick):
         "[brackets] give the min-max of the per-round ratios (or of the samples).",
         "",
         "Rerun: `.venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt && "
-        ".venv/bin/python bench/run.py --cookiecutter-django <path or URL>` (needs `apt-get install wrk "
-        "hyperfine redis-server nodejs libpq-dev gcc`, PostgreSQL and Redis). "
+        ".venv/bin/python bench/run.py --cookiecutter-django <project> --ccd-about <text>` (needs `apt-get "
+        "install wrk hyperfine redis-server nodejs`, PostgreSQL and Redis). "
         "How and why: `docs/performance.md`. In the commands below, `$REPO` is the repository's root and "
         "`$PORT` the port the run chose.",
         "",
@@ -1352,10 +1320,15 @@ def main():
     )
     parser.add_argument(
         "--cookiecutter-django",
-        default=CCD_TEMPLATE,
-        metavar="PATH_OR_URL",
-        help=f"cookiecutter-django's template, as cookiecutter takes it (default: {CCD_TEMPLATE}; a local clone "
-        "works offline)",
+        metavar="PROJECT",
+        help="needed for a full run: a project generated from cookiecutter-django with its defaults, its "
+        "production dependencies installed in PROJECT/.venv (docs/performance.md)",
+    )
+    parser.add_argument(
+        "--ccd-about",
+        default="(not said)",
+        metavar="TEXT",
+        help="how that project was made and what was changed in it, written into RESULTS.md as given",
     )
     parser.add_argument(
         "--ccd-database-url",
@@ -1383,6 +1356,9 @@ def main():
             saved.write_bytes(pickle.dumps((data, plan, args.quick)))
         write(data, plan, args.quick)
         return
+    if not args.cookiecutter_django:
+        parser.error("a full run needs --cookiecutter-django PROJECT (docs/performance.md says how to make one)")
+    ccd_project(args.cookiecutter_django)  # a wrong path stops the run now, not after the bakes
     check_tools()
     WORK.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -1404,8 +1380,10 @@ def main():
         top_level = requirement_lines((bare_pristine / "requirements.txt").read_text())
         footprints[bare.name] = footprint(django_only, top_level, bare_pristine)
     bare = bares[0]
-    ccd, ccd_project, ccd_about = build_ccd(args.cookiecutter_django, core, args.ccd_database_url, args.ccd_redis_url)
-    footprints[ccd.name] = footprint(ccd.bin, ccd_about["top_level"], ccd_project)
+    ccd, ccd_pristine, ccd_about = build_ccd(
+        args.cookiecutter_django, args.ccd_about, core, args.ccd_database_url, args.ccd_redis_url
+    )
+    footprints[ccd.name] = footprint(ccd.bin, ccd_about["top_level"], ccd_pristine)
     raw, whitenoise = build_raw(core, bare)
     contenders = [*generated, *bares, ccd, raw, whitenoise]
     same_answers(core, bare, raw, whitenoise)
