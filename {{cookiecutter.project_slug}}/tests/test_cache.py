@@ -13,12 +13,31 @@ from {{ cookiecutter.project_slug }}.cache import RETRY_SECONDS, RedisCache
 UNREACHABLE = "Redis (REDIS_URL) is unreachable"
 
 
+@pytest.fixture(autouse=True)
+def _no_outage_known(monkeypatch):
+    """Each test starts knowing of no outage. cache.py keeps one per Redis URL for the whole process, and bind()
+    may give a later test the port of an earlier one: that test would find its Redis "down" since before it began."""
+    monkeypatch.setattr(cache_module, "_outages", {})
+
+
+def refused_url():
+    """A Redis URL on a port held bound but not listening: connections to it are refused, and no other process
+    can listen on it (nor connect() take it for its own end) while the generator is open."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"redis://127.0.0.1:{held.getsockname()[1]}/0"
+
+
 @pytest.fixture
 def unreachable_redis():
     """A Redis URL where nothing listens (connections are refused), new in each test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    yield from refused_url()
+
+
+@pytest.fixture(scope="module")
+def unreachable_redis_again():
+    """One such URL for every test of this module that asks: the same port, as bind() may hand out again."""
+    yield from refused_url()
 
 
 @pytest.fixture
@@ -84,6 +103,14 @@ def test_a_pooled_connection_that_died_with_an_earlier_redis_is_no_outage(unreac
     monkeypatch.setattr(cache_module.DjangoRedisCache, "get", redis_get)
     assert cache.get("key") == "from Redis" and cache.outage.since is None
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("test", ["an earlier test", "a later test given the same port"])
+def test_each_test_sees_its_own_outage_begin_even_on_a_port_used_before(unreachable_redis_again, caplog, test):
+    cache = RedisCache(unreachable_redis_again, {})
+    assert cache.get("page", "miss") == "miss"
+    assert cache.reachable() is False
+    assert caplog.text.count(UNREACHABLE) == 1, f"{test}: the outage begins, and says so, in this test"
 
 
 def test_every_thread_sees_the_same_outage(unreachable_redis, caplog):
