@@ -49,6 +49,9 @@ from urllib.parse import urlsplit
 
 import realtime_fanout  # bench/ is on sys.path when this file runs as a script
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import find_python  # noqa: E402 - the repository root goes on sys.path first
+
 BENCH = Path(__file__).resolve().parent
 TEMPLATE = BENCH.parent
 WORK = BENCH / "work"  # git-ignored: bakes, venvs, logs, raw tool output
@@ -206,17 +209,6 @@ def check_tools():
             f"Missing {', '.join(missing)}: install with `apt-get install wrk hyperfine redis-server nodejs` "
             "(Node.js 20 or newer)."
         )
-
-
-def find_python(version):
-    """The interpreter for version '3.N' (PATH or pyenv), as tests/conftest.py finds it, or None."""
-    candidates = [shutil.which(f"python{version}")]
-    candidates += sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"), reverse=True)
-    for candidate in filter(None, candidates):
-        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
-        if probe.returncode == 0 and probe.stdout.decode().strip() == str(tuple(map(int, version.split(".")))):
-            return str(candidate)
-    return None
 
 
 def project_python(project):
@@ -850,6 +842,32 @@ def explanation_facts(data, targets, plan, startup_ratio, cpu_ratio, rps_of):
     }
 
 
+def published_run(text):
+    """The date, the core's Django and the targets table ({label: (measured, verdict)}) of a RESULTS.md."""
+    date = re.search(r"^Written by `bench/run.py` on (.+?)\. ", text, re.M)
+    django = re.search(r"^\| packages \(generated core\) \|.*?\bDjango (\S+?),", text, re.M)
+    section = text.split("## Targets", 1)[-1].split("\n\n", 2)[1] if "## Targets" in text else ""
+    rows = [line.strip("|").split(" | ") for line in section.splitlines()[2:]]
+    targets = {row[0].strip(): (row[1].strip(), row[3].strip()) for row in rows if len(row) == 4}
+    return {"date": date[1] if date else "?", "django": django[1] if django else "?", "targets": targets}
+
+
+def previous_report(data, targets):
+    """Each target beside its value in the last published run (the RESULTS.md this run replaces)."""
+    previous = data.get("previous")
+    if not previous or not previous["targets"]:
+        return []
+    lines = [f"## Against the last published run ({previous['date']}, Django {previous['django']})", ""]
+    lines += ["The same targets, as that run measured them and as this one does (each a ratio within its own run).",
+              "", "| target | then | now |", "| --- | --- | --- |"]  # fmt: skip
+    for _key, label, (value, low, high), op, limit in targets:
+        if label in previous["targets"]:
+            then, then_verdict = previous["targets"][label]
+            now = f"{fmt_range(value, low, high)} {verdict(value, op, limit)}"
+            lines.append(f"| {label} | {then} {then_verdict} | {now} |")
+    return [*lines, ""]
+
+
 def ccd_report(data):
     ccd, about = data["ccd"], data["ccd_about"]
     pins = ", ".join(f"`{name}` {value}" for name, value in about["pins"].items())
@@ -1002,6 +1020,7 @@ def report(data, plan, quick):
         text = EXPLANATIONS.get(key, "not yet explained: see docs/performance.md.").format(**known)
         lines += ["", f"- **{key} missed**: {text}"]
     lines += [""]
+    lines += previous_report(data, targets)
     lines += ccd_report(data)
     lines += upgrade_report(data, startup_ratio, cpu_ratio, rps_of, plan)
 
@@ -1342,8 +1361,14 @@ def main():
     plan = QUICK if args.quick else FULL
     # The raw measurements, so a report bug does not cost a rerun (--report-only, with --quick for a smoke run's).
     saved = WORK / ("last-quick-run.pickle" if args.quick else "last-run.pickle")
+    # The published results this run is compared with: the committed RESULTS.md, before a full run replaces it.
+    committed = subprocess.run(["git", "-C", str(TEMPLATE), "show", "HEAD:bench/RESULTS.md"], capture_output=True)
+    published = published_run(committed.stdout.decode()) if committed.returncode == 0 else None
     if args.report_only or args.only_fanout or args.only_startup:
         data, plan, args.quick = pickle.loads(saved.read_bytes())
+        if "previous" not in data and not args.quick:  # a run measured before the comparison existed
+            data["previous"] = published
+            saved.write_bytes(pickle.dumps((data, plan, args.quick)))
         if args.only_startup:
             load = " ".join(Path("/proc/loadavg").read_text().split()[:1])
             data["startup"] = measure_startup([c for c in data["contenders"] if c.module], plan)
@@ -1392,6 +1417,7 @@ def main():
     data["facts"] = machine_facts([core, *bares, ccd])
     data["facts"]["commit"] = commit
     data["ccd_about"] = ccd_about
+    data["previous"] = None if args.quick else published
 
     log("bake time")
     data["bake"] = measure_bake([CORE, *ADDON_BAKES], plan)
