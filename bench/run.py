@@ -3,9 +3,10 @@ Benchmarks of the generated project: bake time, footprint, start-up, memory, thr
 and the real-time add-on's WebSocket fan-out against Django Channels.
 
     .venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt
-    .venv/bin/python bench/run.py            # full run (~40 min): bench/RESULTS.md and bench/*.png
-    .venv/bin/python bench/run.py --quick    # smoke run (~7 min): the same, in bench/work/quick/
-    .venv/bin/python bench/run.py --cookiecutter-django ~/src/my_awesome_project --ccd-about "..."
+    CCD=~/src/my_awesome_project   # a cookiecutter-django project with its .venv (docs/performance.md)
+    .venv/bin/python bench/run.py --cookiecutter-django $CCD --ccd-about "..."   # full run (~40 min):
+                                                    # bench/RESULTS.md and bench/*.png
+    .venv/bin/python bench/run.py --quick --cookiecutter-django $CCD   # smoke run (~7 min), in bench/work/quick/
 
 Contenders: the generated project (core, and the add-on bakes listed in ADDON_BAKES), baked from
 the template's last commit; a bare `django-admin startproject` with the same /healthz view and
