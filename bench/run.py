@@ -338,12 +338,15 @@ def build_generated(answers):
     return contender, project
 
 
-NO_QUERY_URL = """
+# The generated /healthz's answer when all is well: what the no-query URL and the raw ceiling answer too
+# (same_answers() checks that the core still gives exactly this).
+HEALTHZ_ANSWER = {"status": "ok", "database": "ok", "cache": "ok"}
+NO_QUERY_URL = f"""
 # Added by bench/run.py: /healthz's answer without its database query, to compare with raw WSGI.
 from django.http import JsonResponse  # noqa: E402
 from django.views.decorators.cache import never_cache  # noqa: E402
 
-answer = {"status": "ok", "database": "ok", "cache": "ok"}
+answer = {HEALTHZ_ANSWER!r}
 urlpatterns += [path("bench/healthz-no-query", never_cache(lambda request: JsonResponse(answer)))]
 """
 
@@ -418,7 +421,8 @@ def build_raw(core, bare):
     shutil.copy(BENCH / "raw_wsgi.py", serve / "raw_wsgi.py")
     shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
     static_file = core.cwd / "staticfiles" / core.static_path.removeprefix("/static/")
-    env = {"RAW_STATIC_FILE": str(static_file), "RAW_STATIC_PATH": core.static_path}
+    env = {"RAW_STATIC_FILE": str(static_file), "RAW_STATIC_PATH": core.static_path,
+           "RAW_HEALTHZ": json.dumps(HEALTHZ_ANSWER)}  # fmt: skip
     raw = Contender(name="raw WSGI", kind="raw", cwd=serve, bin=bare.bin, app="raw_wsgi:application", env=env)
     raw.static_path = core.static_path
     # The same app behind whitenoise without Django (core's venv has whitenoise): static only.
@@ -469,9 +473,9 @@ def build_ccd(path, about, core, database_url, redis_url):
     python = str(bin_dir / "python")
     ccd = Contender(name="cookiecutter-django", kind="ccd", cwd=serve, bin=bin_dir, app="config.wsgi:application",
                     module="config.wsgi", env=env, health_path="/", python=python)  # fmt: skip
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     pins = {".python-version": (project / ".python-version").read_text().strip()}
-    pins["requires-python"] = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
-    top_level = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins["requires-python"], top_level = metadata["requires-python"], metadata["dependencies"]
     about = {"path": str(project), "about": about, "python": python_version(python), "pins": pins,
              "top_level": top_level}  # fmt: skip
     return ccd, pristine, about
@@ -726,8 +730,8 @@ def same_answers(core, bare, raw, whitenoise):
     for contender in (core, bare, raw, whitenoise):
         start(contender)
     try:
-        bodies = {get(c.port, path)[1] for c in (core, bare, raw) for path in ("/healthz", "/bench/healthz-no-query")
-                  if path == "/healthz" or c is not bare}  # fmt: skip
+        bodies = {get(c.port, "/healthz")[1] for c in (core, bare, raw)}
+        bodies |= {get(c.port, "/bench/healthz-no-query")[1] for c in (core, raw)}
         css = {get(c.port, c.static_path)[1] for c in (core, raw, whitenoise)}
     finally:
         for contender in (core, bare, raw, whitenoise):
