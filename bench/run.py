@@ -114,6 +114,7 @@ class Plan:
     fanout: list  # (clients, events/s, events measured) cells, each stack each round
     fanout_rounds: int
     burst: tuple  # (clients, events/s, events): the add-on alone, for memory under a burst
+    inprocess_requests: int = 2000  # requests per path per round, in one process without a server
 
 
 FULL = Plan(
@@ -128,7 +129,8 @@ FULL = Plan(
     burst=(5000, 2000, 200),
 )
 QUICK = Plan(rounds=2, startup_rounds=2, runs=2, seconds=1, concurrency=[1, 10], rss_requests=2_000,
-             fanout=[(100, 20, 40), (1000, 20, 40)], fanout_rounds=1, burst=(1000, 2000, 100))  # fmt: skip
+             fanout=[(100, 20, 40), (1000, 20, 40)], fanout_rounds=1, burst=(1000, 2000, 100),
+             inprocess_requests=300)  # fmt: skip
 FANOUT_WARMUP = 20  # events sent first and not measured: 1 s at 20/s (Node compiles its handlers meanwhile)
 FANOUT_STACKS = {"tornado": "real-time add-on (Tornado)", "channels": "Django Channels 4"}
 # Add-on's side of the issue's targets: p99 at this cell, and these ratios / limits.
@@ -684,6 +686,52 @@ def measure_http(contenders, plan):
     return results
 
 
+# Each project's own WSGI application called in a loop: Django's work per request without gunicorn, the
+# kernel or wrk, which every contender shares under load. CPU time of the process, so load hardly stretches it.
+INPROCESS_SCRIPT = """
+import importlib, io, json, sys, time
+module, headers, requests, paths = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+sys.path.insert(0, ".")
+application = importlib.import_module(module).application
+def call(path):
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr}
+    environ |= {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+    statuses = []
+    body = b"".join(application(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    if not statuses[0].startswith("200"):
+        sys.exit(f"{path}: {statuses[0]}, expected 200 OK")
+    return body
+out = {}
+for path in paths:
+    for _ in range(requests // 10):  # warm-up: caches, connections, the template loader
+        call(path)
+    started = time.process_time()
+    for _ in range(requests):
+        call(path)
+    out[path] = (time.process_time() - started) / requests
+print(json.dumps(out))
+"""
+INPROCESS_ENDPOINTS = ("/healthz", "home /")
+
+
+def measure_inprocess(contenders, plan):
+    """CPU seconds per request of each contender's WSGI application, called in one process; rounds alternate."""
+    results = {}
+    for number in range(plan.rounds):
+        shift = number % len(contenders)
+        for contender in contenders[shift:] + contenders[:shift]:
+            paths = {e["name"]: endpoint_path(e, contender) for e in ENDPOINTS
+                     if e["name"] in INPROCESS_ENDPOINTS and serves(e, contender)}  # fmt: skip
+            argv = [str(contender.bin / "python"), "-c", INPROCESS_SCRIPT, contender.module, json.dumps(HEADERS),
+                    str(plan.inprocess_requests), *dict.fromkeys(paths.values())]  # fmt: skip
+            seconds = json.loads(sh(argv, cwd=contender.cwd, env=clean_env(**contender.env)))
+            for name, path in paths.items():
+                results.setdefault((name, contender.name), []).append(seconds[path])
+    return results
+
+
 def realtime_bake(generated):
     return next(c for c in generated if (c.cwd / c.module.split(".")[0] / "realtime").is_dir())
 
@@ -812,9 +860,9 @@ EXPLANATIONS = {
     "(requests, urllib3). In wall time, this machine's load stretches every start-up (see check_time).",
     "ccd_rps": "both home pages render a template through Django's middleware; cookiecutter-django's also "
     "runs allauth's and its own context processors and builds an S3 URL with django-storages for each static "
-    "file it links. Django's request path bounds the ratio: bare startproject's `/healthz` (the core's view "
-    "on startproject's settings) reached {bare_ccd_rps} of cookiecutter-django's home page in this run "
-    "(c = {concurrency}). {straddle}",
+    "file it links. {inprocess}Django's request path bounds the ratio: bare startproject's `/healthz` (the "
+    "core's view on startproject's settings) reached {bare_ccd_rps} of cookiecutter-django's home page in this "
+    "run (c = {concurrency}). {straddle}",
 }
 
 
@@ -831,6 +879,14 @@ def explanation_facts(data, targets, plan, startup_ratio, cpu_ratio, rps_of):
         shown = ", ".join(f"{low:.2f}-{high:.2f}" for low, high in missed_rps)
         straddle = f"The per-round ratios of the cells that miss straddle the limit ({shown}): this machine's noise."
     cpu = cpu_ratio("check", bare, ccd)[0]
+    inprocess = ""
+    if "inprocess" in data:
+        home = ratio(data["inprocess"][("home /", core.name)], data["inprocess"][("home /", ccd.name)])[0]
+        raw_rps = " / ".join(f"{median(rps_of('/healthz', c, data['raw'])):.0f}" for c in plan.concurrency)
+        inprocess = (f"Without a server, the core's home page costs {home:.2f}x cookiecutter-django's CPU per request "
+                     "(section 4's last table); under gunicorn each request also carries the server's own work, "
+                     f"the same for both, which narrows the ratio: the raw WSGI app, which does only that work, "
+                     f"answers {raw_rps} req/s. ")  # fmt: skip
     return {
         "top_level": len(core_fp["top_level"]),
         "pulled_in": ", ".join(sorted(n for n in core_fp["installed"] if n.lower() not in top)),
@@ -844,6 +900,7 @@ def explanation_facts(data, targets, plan, startup_ratio, cpu_ratio, rps_of):
         ),  # fmt: skip
         "concurrency": " / ".join(map(str, plan.concurrency)),
         "straddle": straddle,
+        "inprocess": inprocess,
     }
 
 
@@ -1129,12 +1186,38 @@ def report(data, plan, quick):
                     f"| `{cell[0]['command']}` |"
                 )
         lines += [""]
+    lines += inprocess_report(data, plan)
     lines += fanout_report(fanout, plan)
     lines += ["## Plots", "", "![Requests per second](throughput.png)", "", "![Latency](latency.png)", ""]
     lines += ["![Start-up and memory](startup.png)", "", "![Real-time fan-out](fanout.png)", ""]
     del generated
     # $REPO for the repository's root, so the commands read the same from any checkout.
     return "\n".join(lines).replace(str(TEMPLATE), "$REPO")
+
+
+def inprocess_report(data, plan):
+    """Section 4's last table: Django's work per request, without the server that every contender shares."""
+    if "inprocess" not in data:  # a run measured before this table existed
+        return []
+    inprocess, ccd = data["inprocess"], data["ccd"]
+    lines = ["### Django's work per request, in one process (no server)", ""]
+    lines += [f"Each project's WSGI application called in a loop by one Python process, in its production "
+              f"environment, with the requests' headers: {plan.inprocess_requests} requests per path "
+              "per round after a warm-up, CPU time of the process (`time.process_time()`), rounds alternating. "
+              "No gunicorn, kernel or wrk: what the project itself spends on a request.", ""]  # fmt: skip
+    lines += ["| contender | path | CPU us per request [min-max] | ratio to cookiecutter-django's home page "
+              "[per-round] |", "| --- | --- | --- | --- |"]  # fmt: skip
+    reference = inprocess[("home /", ccd.name)]
+    for name in INPROCESS_ENDPOINTS:
+        for contender in data["contenders"]:
+            seconds = inprocess.get((name, contender.name))
+            if not seconds or (contender is ccd and name != "home /"):  # its /healthz rows are its home page
+                continue
+            shown = "-" if contender is ccd else fmt_range(*ratio(seconds, reference))
+            micro = [s * 1e6 for s in seconds]
+            path = endpoint_path(next(e for e in ENDPOINTS if e["name"] == name), contender)
+            lines.append(f"| {contender.name} | `{path}` | {fmt_range(median(micro), *spread(micro), 0)} | {shown} |")
+    return [*lines, ""]
 
 
 def fanout_cell(rows, stack, clients):
@@ -1432,6 +1515,8 @@ def main():
     data["rss"] = measure_rss([*generated, *bares, ccd, raw], plan)
     log("throughput and latency")
     data["http"] = measure_http(contenders, plan)
+    log("Django's work per request, in one process")
+    data["inprocess"] = measure_inprocess([*generated, bare, ccd], plan)
     log("real-time fan-out")
     data["fanout"] = measure_fanout(realtime_bake(generated), plan)
     data["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
