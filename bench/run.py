@@ -881,12 +881,13 @@ def explanation_facts(data, targets, plan, startup_ratio, cpu_ratio, rps_of):
     cpu = cpu_ratio("check", bare, ccd)[0]
     inprocess = ""
     if "inprocess" in data:
-        home = ratio(data["inprocess"][("home /", core.name)], data["inprocess"][("home /", ccd.name)])[0]
-        raw_rps = " / ".join(f"{median(rps_of('/healthz', c, data['raw'])):.0f}" for c in plan.concurrency)
-        inprocess = (f"Without a server, the core's home page costs {home:.2f}x cookiecutter-django's CPU per request "
-                     "(section 4's last table); under gunicorn each request also carries the server's own work, "
-                     f"the same for both, which narrows the ratio: the raw WSGI app, which does only that work, "
-                     f"answers {raw_rps} req/s. ")  # fmt: skip
+        cpu_us = {c.name: median(data["inprocess"][("home /", c.name)]) * 1e6 for c in (core, ccd)}
+        raw_us = " / ".join(f"{1e6 / median(rps_of('/healthz', c, data['raw'])):.0f}" for c in plan.concurrency)
+        inprocess = (f"Without a server, the core's home page costs {cpu_us[core.name]:.0f} us of CPU per request and "
+                     f"cookiecutter-django's {cpu_us[ccd.name]:.0f} us ({cpu_us[core.name] / cpu_us[ccd.name]:.2f}x, "
+                     "section 4's last table). Under gunicorn each request also carries the server's own work, the "
+                     "same for both, which narrows the ratio: the raw WSGI app, which does only that work, takes "
+                     f"{raw_us} us a request (c = {' / '.join(map(str, plan.concurrency))}). ")  # fmt: skip
     return {
         "top_level": len(core_fp["top_level"]),
         "pulled_in": ", ".join(sorted(n for n in core_fp["installed"] if n.lower() not in top)),
