@@ -151,6 +151,12 @@ def run_script(*args, cwd, env):
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
+def generate_class(work, env):
+    """The page's `generate` step in the classroom folder: a repository per roster line under class/."""
+    return run_script("generate", "template", "--config", "class.yaml", "--roster", "roster.csv", "--output", "class",
+                      cwd=work, env=env)  # fmt: skip
+
+
 @pytest.fixture
 def classroom(tmp_path):
     """(folder, environment): the template, class.yaml and roster.csv from the page, nothing generated yet."""
@@ -167,18 +173,7 @@ def test_a_bad_roster_line_stops_the_script_with_the_line_the_page_shows(classro
     work, env = classroom
     with (work / "roster.csv").open("a") as roster:
         roster.write("mallory,Mallory,mallory@\n")
-    result = run_script(
-        "generate",
-        "template",
-        "--config",
-        "class.yaml",
-        "--roster",
-        "roster.csv",
-        "--output",
-        "class",
-        cwd=work,
-        env=env,
-    )
+    result = generate_class(work, env)
     assert result.returncode == 1
     (shown,) = re.findall(r"`(ERROR: mallory: [^`]+)`", PAGE.read_text())
     assert result.stderr.strip() == shown
@@ -195,36 +190,14 @@ def test_a_bad_roster_line_stops_the_script_with_the_line_the_page_shows(classro
 def test_a_roster_without_its_columns_is_refused_before_anything_is_made(classroom, roster, message):
     work, env = classroom
     (work / "roster.csv").write_text(roster)
-    result = run_script(
-        "generate",
-        "template",
-        "--config",
-        "class.yaml",
-        "--roster",
-        "roster.csv",
-        "--output",
-        "class",
-        cwd=work,
-        env=env,
-    )
+    result = generate_class(work, env)
     assert result.returncode == 1 and message in result.stderr and result.stderr.startswith("ERROR: ")
     assert not (work / "class").exists()
 
 
 def test_a_repository_where_the_student_changed_the_same_lines_is_left_unmerged_and_the_others_updated(classroom):
     work, env = classroom
-    made = run_script(
-        "generate",
-        "template",
-        "--config",
-        "class.yaml",
-        "--roster",
-        "roster.csv",
-        "--output",
-        "class",
-        cwd=work,
-        env=env,
-    )
+    made = generate_class(work, env)
     assert made.returncode == 0, made.stderr
     example = work / "class" / "grace-h" / ".env.example"
     example.write_text(example.read_text() + "# Grace's own note.\n")
