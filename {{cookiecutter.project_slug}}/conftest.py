@@ -4,6 +4,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import uuid
 from unittest import mock
 
 import pytest
@@ -25,6 +26,14 @@ def _static_without_collectstatic(settings):
     """Pages resolve static URLs without a manifest; tests/test_static.py checks the real storage."""
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
+
+
+@pytest.fixture(autouse=True)
+def _cache_entries_of_its_own(settings):
+    """Each test's cache keys carry a prefix of their own: on a Redis that `runserver` shares, neither sees the
+    other's entries (the API's throttle counts among them), nor does one test see another's."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {alias: {**config, "KEY_PREFIX": prefix} for alias, config in settings.CACHES.items()}
 
 
 @pytest.fixture(autouse=True)

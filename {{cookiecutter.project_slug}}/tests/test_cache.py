@@ -1,13 +1,18 @@
-"""The cache on Redis: an outage makes it an empty cache that says so once, and it is back when Redis is."""
+"""The cache on Redis: an outage makes it an empty cache that says so once, and it is back when Redis is.
+A test run never shares cache entries with a development server or another run on the same Redis."""
 
 import logging
 import socket
+import uuid
 from types import SimpleNamespace
 
 import pytest
 import redis
+from django.core.cache import cache
+from django.utils.module_loading import import_string
 
 from {{ cookiecutter.project_slug }} import cache as cache_module
+from {{ cookiecutter.project_slug }} import settings as configured
 from {{ cookiecutter.project_slug }}.cache import RETRY_SECONDS, RedisCache
 
 UNREACHABLE = "Redis (REDIS_URL) is unreachable"
@@ -126,3 +131,20 @@ def test_healthz_stays_200_and_says_degraded_while_redis_is_down(client, db, set
     response = client.get("/healthz")
     assert response.status_code == 200  # restarting the app would not bring Redis back
     assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+
+
+def test_a_test_neither_sees_nor_leaves_entries_in_the_cache_that_development_uses():
+    """Tests and `runserver` may share one REDIS_URL. The API's throttles count requests in the cache, so a shared
+    entry would let a test run throttle the developer's own requests, or a developer's requests throttle a test."""
+    config = dict(configured.CACHES["default"])  # as settings.py configures it, before the test run's changes
+    backend = import_string(config.pop("BACKEND"))
+    development = backend(config.pop("LOCATION", ""), config)
+    theirs, ours = f"development-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
+    development.set(theirs, "their entry", 60)
+    cache.set(ours, "our entry", 60)
+    try:
+        assert cache.get(theirs) is None
+        assert development.get(ours) is None
+    finally:
+        development.delete(theirs)
+        cache.delete(ours)

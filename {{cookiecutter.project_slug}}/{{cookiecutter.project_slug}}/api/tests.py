@@ -23,13 +23,6 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 (a test user's)
 NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttles(settings, request):
-    """Throttles count requests in the cache: each test gets an empty one of its own, never a real Redis."""
-    memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
-    settings.CACHES = {"default": memory}
-
-
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD, first_name="Alice")

@@ -46,7 +46,8 @@ def check_token(token, channel, *, key, max_age):
 def publishing_key(settings):
     """REALTIME_PUBLISH_KEY, or else a key derived from SECRET_KEY. Django and Tornado read the
     same settings, so they agree without a second secret in .env (a fresh clone has none)."""
-    return settings.REALTIME_PUBLISH_KEY or salted_hmac(PUBLISH_KEY_SALT, "", secret=settings.SECRET_KEY).hexdigest()
+    derived = salted_hmac(PUBLISH_KEY_SALT, "", secret=settings.SECRET_KEY, algorithm="sha256")
+    return settings.REALTIME_PUBLISH_KEY or derived.hexdigest()
 
 
 def publish_signature(timestamp, body, *, key):

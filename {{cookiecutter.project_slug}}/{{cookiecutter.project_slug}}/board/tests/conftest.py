@@ -11,14 +11,6 @@ from .. import events
 TASKS = "/api/board/tasks/"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttles(settings, request):
-    """The API's throttles count requests in the cache: each test gets an empty one, never a real Redis."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
-    }
-
-
 @pytest.fixture
 def alice(db):
     return get_user_model().objects.create_user("alice", "alice@example.com")
