@@ -1,6 +1,7 @@
 """
 Benchmarks of the generated project: bake time, footprint, start-up, memory, throughput, latency,
-and the real-time add-on's WebSocket fan-out against Django Channels.
+Django's own CPU per request without a server, and the real-time add-on's WebSocket fan-out against
+Django Channels.
 
     .venv/bin/pip install -r requirements-dev.txt -r bench/requirements.txt
     CCD=~/src/my_awesome_project   # a cookiecutter-django project with its .venv (docs/performance.md)
@@ -699,10 +700,9 @@ def call(path):
                "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr}
     environ |= {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
     statuses = []
-    body = b"".join(application(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    b"".join(application(environ, lambda status, headers, exc_info=None: statuses.append(status)))  # the whole body
     if not statuses[0].startswith("200"):
         sys.exit(f"{path}: {statuses[0]}, expected 200 OK")
-    return body
 out = {}
 for path in paths:
     for _ in range(requests // 10):  # warm-up: caches, connections, the template loader
