@@ -8,7 +8,8 @@
 - every file of the project the docs quote has a row in docs/generated-files.md, every option of
   cookiecutter.json a row in docs/options.md, and the variables table lists every variable;
 - the versions and defaults the READMEs name are the ones the template uses, and the commands the
-  generated README gives for deploying and for the real-time add-on work as written.
+  generated README gives for deploying and for the real-time add-on work as written;
+- the performance page's reading of the benchmark names the run that bench/RESULTS.md holds.
 """
 
 import ast
@@ -283,3 +284,14 @@ def test_cruft_update_stages_a_clean_update_as_the_updates_page_shows(tmp_path):
     assert updated.returncode == 0, updated.stdout + updated.stderr
     status = subprocess.run(["git", "status", "--short"], cwd=project, capture_output=True, text=True, check=True)
     assert status.stdout.splitlines() == shown
+
+
+def test_the_performance_pages_reading_of_the_benchmark_is_of_the_committed_run():
+    """docs/performance.md's prose reads bench/RESULTS.md's numbers by hand. It names the run it read, so a new run
+    fails this test until someone has read the prose again against it (the tables themselves are included)."""
+    results = (TEMPLATE / "bench" / "RESULTS.md").read_text()
+    run = re.search(r"^Written by `bench/run.py` on (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", results, re.M)[1]
+    page = (DOCS / "performance.md").read_text()
+    for heading in ("## Against cookiecutter-django", "## What Django 6.1 changed"):
+        section = " ".join(page.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0].split())
+        assert f"run of {run}" in section, f"{heading} of docs/performance.md does not say it reads the run of {run}"
