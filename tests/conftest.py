@@ -215,3 +215,12 @@ class ProcfileProcess:
 
     def output(self):
         return self.log.read_text()
+
+
+def web_and_realtime(project, bin_dir, env):
+    """The Procfile's web and realtime lines, started as `honcho start` starts them: {"web": ..., "realtime": ...}.
+    Tornado listens on env's REALTIME_PORT, the port Django's pages tell browsers to open their socket on."""
+    return {
+        "web": ProcfileProcess(project, "web", bin_dir, env),
+        "realtime": ProcfileProcess(project, "realtime", bin_dir, env, port=int(env["REALTIME_PORT"])),
+    }

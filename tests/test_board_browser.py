@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BOARD, ProcfileProcess, free_port, project_venv, require, run, service_url
+from .conftest import BOARD, free_port, project_venv, require, run, service_url, web_and_realtime
 from .test_realtime_browser import CHROMIUM, CHROMIUM_FLAGS
 
 PASSWORD = "board-test-password-1234"
@@ -56,12 +56,11 @@ def site(bake, tmp_path_factory):
     require(Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
     project = bake(**BOARD)
     bin_dir = project_venv(project)
-    realtime_port = free_port()
     database = tmp_path_factory.mktemp("board-db") / "board.sqlite3"
     env = {
         "REDIS_URL": service_url("REDIS_URL"),
         "DEBUG": "true",  # local development, as `honcho start` runs it: plain HTTP
-        "REALTIME_PORT": str(realtime_port),
+        "REALTIME_PORT": str(free_port()),
         "DATABASE_URL": f"sqlite:///{database}",
     }
     run(["python", "manage.py", "migrate", "-v0"], project, bin_dir, env)
@@ -69,10 +68,7 @@ def site(bake, tmp_path_factory):
     people += f"    User.objects.create_user(name, f'{{name}}@example.com', {PASSWORD!r})\n"
     people += "from my_project.board.models import Sprint\nSprint.objects.create(name='Sprint 1', end='2030-01-31')\n"
     run(["python", "manage.py", "shell", "-c", people], project, bin_dir, env)
-    processes = {
-        "web": ProcfileProcess(project, "web", bin_dir, env),
-        "realtime": ProcfileProcess(project, "realtime", bin_dir, env, port=realtime_port),
-    }
+    processes = web_and_realtime(project, bin_dir, env)
 
     class Site:
         url = processes["web"].url

@@ -26,6 +26,7 @@ from .conftest import (
     procfile,
     project_venv,
     run,
+    web_and_realtime,
 )
 
 HTTPS = {"X-Forwarded-Proto": "https"}
@@ -143,14 +144,10 @@ def test_a_fresh_real_time_clone_delivers_events_without_redis(bake, tmp_path):
     """No Redis: Django signs each event it POSTs to Tornado. Both must agree on the key with an untouched .env."""
     clone = fresh_clone(bake(**{**DEFAULTS, "use_realtime": True}), tmp_path / "clone")
     bin_dir = project_venv(clone)
-    realtime_port = free_port()
-    env = {"REALTIME_PORT": str(realtime_port)}  # no REDIS_URL: the clone's .env has none
-    processes = [
-        ProcfileProcess(clone, "web", bin_dir, env),
-        ProcfileProcess(clone, "realtime", bin_dir, env, port=realtime_port),
-    ]
+    env = {"REALTIME_PORT": str(free_port())}  # no REDIS_URL: the clone's .env has none
+    processes = web_and_realtime(clone, bin_dir, env)
     listener = subprocess.Popen(
-        [bin_dir / "python", "-c", LISTENER, processes[0].url, "demo"], stdout=subprocess.PIPE, text=True
+        [bin_dir / "python", "-c", LISTENER, processes["web"].url, "demo"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert json.loads(listener.stdout.readline()) == {"type": "subscribed", "channel": "demo"}
@@ -161,8 +158,8 @@ def test_a_fresh_real_time_clone_delivers_events_without_redis(bake, tmp_path):
         assert json.loads(event) == {"type": "message", "channel": "demo", "data": {"text": "hello"}}
     finally:
         listener.kill()
-        statuses = [process.stop() for process in processes]
-        assert statuses == [0, 0], [process.output() for process in processes]
+        statuses = [process.stop() for process in processes.values()]
+        assert statuses == [0, 0], [process.output() for process in processes.values()]
     assert not re.search(r"^REALTIME_PUBLISH_KEY=", (clone / ".env").read_text(), re.M)  # nobody edited .env
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ProcfileProcess, free_port, project_venv, require, run, service_url
+from .conftest import free_port, project_venv, require, run, service_url, web_and_realtime
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -41,20 +41,16 @@ def site(bake, tmp_path_factory):
     shutil.copytree(bake(use_realtime=True), project)
     snippets = paste_readme_snippets(project)
     bin_dir = project_venv(project)
-    realtime_port = free_port()
     env = {
         "REDIS_URL": service_url("REDIS_URL"),
         "DEBUG": "true",  # local development, as `honcho start` runs it: plain HTTP
-        "REALTIME_PORT": str(realtime_port),
+        "REALTIME_PORT": str(free_port()),
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
     run(["python", "manage.py", "migrate", "-v0"], project, bin_dir, env)
     superuser = ["python", "manage.py", "createsuperuser", "--noinput", "--username", "ada", "--email", "a@example.com"]
     run(superuser, project, bin_dir, env)
-    processes = {
-        "web": ProcfileProcess(project, "web", bin_dir, env),
-        "realtime": ProcfileProcess(project, "realtime", bin_dir, env, port=realtime_port),
-    }
+    processes = web_and_realtime(project, bin_dir, env)
 
     class Site:
         url = processes["web"].url
