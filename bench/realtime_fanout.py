@@ -135,7 +135,7 @@ def publisher_role(args):
 
         def send(data):
             frame = json.dumps({"type": "message", "channel": "demo", "data": data}, separators=(",", ":"))
-            connection.publish("realtime:demo", frame)
+            connection.publish(args.channel, frame)
     else:
         import django
         from django.conf import settings
@@ -204,12 +204,13 @@ def bake():
     return project
 
 
-def token(project, python):
-    """A socket token for channel "demo", made by the project's own code in the bench venv."""
+def from_tokens(project, python, expression):
+    """What an expression of the project's own realtime/tokens.py gives with the bench's SECRET_KEY (as `key`),
+    run in the bench venv: the socket token for channel "demo", or that channel's name in Redis."""
     code = (
         f"import sys; sys.path.insert(0, {str(project)!r}); from django.conf import settings; "
-        f"settings.configure(SECRET_KEY={SECRET_KEY!r}); from my_project.realtime.tokens import make_token; "
-        f"print(make_token(None, 'demo', key={SECRET_KEY!r}))"
+        f"settings.configure(SECRET_KEY={SECRET_KEY!r}); from my_project.realtime.tokens import *; "
+        f"key = {SECRET_KEY!r}; print({expression})"
     )
     return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -261,7 +262,8 @@ def run(kind, clients, args, python, project, redis_url):
         for count in per_process:
             if args.client == "node":
                 role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
-                role += [str(args.messages), *(["realtime", token(project, python)] if kind == "tornado" else [])]
+                token = from_tokens(project, python, "make_token(None, 'demo', key=key)") if kind == "tornado" else None
+                role += [str(args.messages), *(["realtime", token] if token else [])]
             else:
                 role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
                 role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
@@ -271,6 +273,8 @@ def run(kind, clients, args, python, project, redis_url):
         time.sleep(1)
         rss_after = rss_mb(server.pid)
         publisher = [python, __file__, "--role", "publisher", "--kind", kind, "--redis", redis_url]
+        if kind == "tornado":  # the name Django's publish() gives channel "demo" in Redis
+            publisher += ["--channel", from_tokens(project, python, "channel_namespace(key) + 'demo'")]
         publisher += ["--messages", str(args.messages), "--rate", str(args.rate), "--warmup", str(args.warmup)]
         publishing = subprocess.Popen(publisher, stdout=subprocess.PIPE, text=True)
         assert publishing.stdout.readline().strip() == "measuring", "the publisher died"
@@ -321,7 +325,7 @@ def main():
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--send-buffer", type=int, help="REALTIME_SEND_BUFFER_BYTES for the Tornado server")
     parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")
-    for internal in ("--project", "--url", "--redis", "--count"):  # for the client and publisher roles
+    for internal in ("--project", "--url", "--redis", "--count", "--channel"):  # for the client and publisher roles
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:

@@ -25,8 +25,6 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .publish import REDIS_PREFIX
-
 logger = logging.getLogger(__name__)
 
 CONTROL = "~control"  # always subscribed, so the connection is never idle in redis-py's eyes; not a valid name
@@ -66,13 +64,14 @@ class RedisBroker:
     subscribe_wait = 5.0  # seconds a socket waits for its subscription before it is told "subscribed" anyway
     idle_wait = 1.0  # the owner looks up at least this often, so redis-py's health check (a PING) can run
 
-    def __init__(self, url, options, deliver, resync, max_message_bytes=64 * 1024, backoff=(0.5, 10.0)):
+    def __init__(self, url, options, deliver, resync, max_message_bytes=64 * 1024, backoff=(0.5, 10.0), *, prefix):
         # retry=0: redis-py would otherwise reconnect quietly (losing events unseen) and, after a
         # longer outage, give up for good. The owner reconnects instead, and says so.
         self.redis = aioredis.Redis.from_url(
             url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, health_check_interval=15, **options
         )
         self.deliver, self.resync, self.max_message_bytes = deliver, resync, max_message_bytes
+        self.prefix = prefix  # this site's channel names in Redis start with it (tokens.channel_namespace)
         self.backoff = backoff  # first and longest wait (in seconds) between connection attempts
         self.wanted = set()  # channels some socket here listens to: the handlers' side
         # The owner's side, for the current connection only:
@@ -125,7 +124,7 @@ class RedisBroker:
             self.idle.reschedule(0)  # a moment long past: the owner's wait ends now
 
     async def publish(self, channel, event):
-        await self.redis.publish(REDIS_PREFIX + channel, event)
+        await self.redis.publish(self.prefix + channel, event)
 
     # The owner.
 
@@ -163,7 +162,7 @@ class RedisBroker:
     async def serve(self, pubsub):
         """Until the connection fails: ask Redis for what is wanted, and hand on what it sends."""
         first = [CONTROL, *self.wanted]
-        await pubsub.subscribe(*(REDIS_PREFIX + channel for channel in first))
+        await pubsub.subscribe(*(self.prefix + channel for channel in first))
         self.asked.update(first)
         self.unanswered.update(first)
         self.replaying = len(first)
@@ -188,11 +187,11 @@ class RedisBroker:
             if not (joining or leaving):
                 return
             if joining:
-                await pubsub.subscribe(*(REDIS_PREFIX + channel for channel in joining))
+                await pubsub.subscribe(*(self.prefix + channel for channel in joining))
                 self.asked |= joining
                 self.unanswered.update(joining)
             if leaving:
-                await pubsub.unsubscribe(*(REDIS_PREFIX + channel for channel in leaving))
+                await pubsub.unsubscribe(*(self.prefix + channel for channel in leaving))
                 self.asked -= leaving
                 self.unanswered.update(leaving)
 
@@ -212,7 +211,7 @@ class RedisBroker:
         kind = message["type"]
         if kind not in ("message", "subscribe", "unsubscribe"):
             return
-        channel = message["channel"].decode().removeprefix(REDIS_PREFIX)
+        channel = message["channel"].decode().removeprefix(self.prefix)
         if kind == "message":
             event = message["data"]
             if len(event) > self.max_message_bytes:

@@ -21,11 +21,10 @@ from django.db import transaction
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .tokens import make_token, publish_signature, publishing_key, valid_channel
+from .tokens import channel_namespace, make_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
-REDIS_PREFIX = "realtime:"  # Redis channel names, so the app's events never mix with other users of Redis
 _redis_client = None  # one connection pool per process
 
 
@@ -90,7 +89,7 @@ def redis_client():
 
 
 def _send_to_redis(channel, event):
-    redis_client().publish(REDIS_PREFIX + channel, event)
+    redis_client().publish(channel_namespace(settings.SECRET_KEY) + channel, event)
 
 
 def _send_to_server(event):

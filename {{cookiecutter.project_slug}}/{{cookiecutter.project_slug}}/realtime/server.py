@@ -36,7 +36,7 @@ from tornado.iostream import StreamBufferFullError, StreamClosedError
 from . import protocol
 from .broker import LocalBroker, RedisBroker
 from .protocol import SUBPROTOCOL, error_frame, json_frame, text_frame
-from .tokens import check_token, publish_signature, publishing_key, valid_channel
+from .tokens import channel_namespace, check_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +380,7 @@ def make_broker(config):
             SocketHandler.broadcast,
             SocketHandler.resync,
             config.max_message_bytes,
+            prefix=channel_namespace(config.secret_key),
         )
     return LocalBroker(SocketHandler.broadcast)
 

@@ -5,6 +5,7 @@ Signatures shared by Django and the Tornado server; both need the same keys.
   Django signs it with SECRET_KEY; Tornado checks it without a database query.
 - A publish signature says "this body came from Django just now". It guards the
   HTTP endpoint that Django uses when there is no Redis.
+- With Redis, both name this site's channels there the same way (channel_namespace).
 
 https://docs.djangoproject.com/en/6.1/topics/signing/
 """
@@ -21,6 +22,7 @@ TOKEN_SALT = "realtime.token"  # noqa: S105 - a namespace for signatures, not a 
 # "." keeps tokens inside the characters a Sec-WebSocket-Protocol value allows (no ":").
 TOKEN_SEPARATOR = "."  # noqa: S105
 PUBLISH_KEY_SALT = "realtime.publish"  # noqa: S105 - a namespace, not a secret
+NAMESPACE_SALT = "realtime.namespace"
 
 
 def valid_channel(channel):
@@ -48,6 +50,13 @@ def publishing_key(settings):
     same settings, so they agree without a second secret in .env (a fresh clone has none)."""
     derived = salted_hmac(PUBLISH_KEY_SALT, "", secret=settings.SECRET_KEY, algorithm="sha256")
     return settings.REALTIME_PUBLISH_KEY or derived.hexdigest()
+
+
+def channel_namespace(secret_key):
+    """The start of this site's channel names in Redis: sites that share one Redis (staging beside production,
+    projects on one developer's redis-server) have other SECRET_KEYs, so none hears another's events."""
+    site = salted_hmac(NAMESPACE_SALT, "", secret=secret_key, algorithm="sha256").hexdigest()[:16]
+    return f"realtime:{site}:"
 
 
 def publish_signature(timestamp, body, *, key):

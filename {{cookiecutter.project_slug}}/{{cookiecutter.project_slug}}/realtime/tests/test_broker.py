@@ -14,13 +14,20 @@ import time
 import pytest
 import redis
 import redis.asyncio as aioredis
+from django.conf import settings
 from django.db import transaction
 
 from .. import publish as publisher
 from ..broker import RedisBroker
-from ..publish import REDIS_PREFIX, encode_event, publish
+from ..publish import encode_event, publish
 from ..server import SocketHandler
+from ..tokens import channel_namespace
 from .conftest import EVENT_DEADLINE, PUBLISH_KEY, free_port, health, open_socket, receive, serving, until
+
+
+def in_redis(channel):
+    """A channel's name in Redis for the site this test run is: the one its SECRET_KEY gives."""
+    return channel_namespace(settings.SECRET_KEY) + channel
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +101,9 @@ async def test_delivery_resumes_after_redis_restarts_without_restarting_tornado(
 ):
     settings.REDIS_URL = redis_server.url
     fast = (0.05, 0.2)  # the backoff, shortened: the test counts reconnects instead of waiting seconds
-    broker = RedisBroker(redis_server.url, {}, SocketHandler.broadcast, SocketHandler.resync, backoff=fast)
+    broker = RedisBroker(
+        redis_server.url, {}, SocketHandler.broadcast, SocketHandler.resync, backoff=fast, prefix=in_redis("")
+    )
     async with serving(config, broker) as served:
         client = await open_socket(served.port)
         await asyncio.to_thread(publish, "demo", "before")
@@ -128,7 +137,7 @@ async def test_a_socket_told_subscribed_before_redis_confirmed_is_asked_to_resyn
         client = await open_socket(served.port)  # "subscribed", after 0.1 s
         assert await receive(client) == {"type": "resync"}  # after the pause, when Redis confirmed
         assert served.broker.channels == {"demo"}
-        await admin.publish(REDIS_PREFIX + "demo", encode_event("demo", "then"))
+        await admin.publish(in_redis("demo"), encode_event("demo", "then"))
         assert (await receive(client))["data"] == "then"
     await admin.aclose()
 
@@ -183,7 +192,7 @@ def test_a_pooled_connection_that_died_silently_costs_one_attempt_not_the_event(
     proxy = BlackHoleProxy(redis_server.port)
     settings.REDIS_URL = f"redis://127.0.0.1:{proxy.port}/0"
     listener = redis.Redis.from_url(redis_server.url).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(REDIS_PREFIX + "demo")
+    listener.subscribe(in_redis("demo"))
     publish("demo", "before")  # through the pooled connection
     proxy.silence_open_connections()
     started = time.monotonic()
@@ -272,7 +281,7 @@ async def test_every_socket_gets_every_event_published_while_it_listens_however_
 
     async def publish_event(channel):
         number, published_from = next(numbers), time.monotonic()
-        await publisher.publish(REDIS_PREFIX + channel, encode_event(channel, number))
+        await publisher.publish(in_redis(channel), encode_event(channel, number))
         events.append((number, channel, published_from, time.monotonic()))
         return number, published_from
 
@@ -330,13 +339,13 @@ async def test_every_socket_gets_every_event_published_while_it_listens_however_
         # Redis holds one subscription per channel that has sockets here, and none for the others.
         listened = {channel for channel in channels if SocketHandler.listeners.get(channel)}
         await until(lambda: broker.channels == listened)
-        subscribers = dict(await publisher.pubsub_numsub(*(REDIS_PREFIX + channel for channel in channels)))
-        numsub = {channel: subscribers[(REDIS_PREFIX + channel).encode()] for channel in channels}
+        subscribers = dict(await publisher.pubsub_numsub(*(in_redis(channel) for channel in channels)))
+        numsub = {channel: subscribers[in_redis(channel).encode()] for channel in channels}
         assert numsub == {channel: int(channel in listened) for channel in channels}, replay
         for listener in listeners:
             listener.connection.close()
         await until(lambda: not SocketHandler.connections and not broker.channels)
-        subscribers = dict(await publisher.pubsub_numsub(*(REDIS_PREFIX + channel for channel in channels)))
+        subscribers = dict(await publisher.pubsub_numsub(*(in_redis(channel) for channel in channels)))
         assert not any(subscribers.values()), f"Redis still has {subscribers} after every socket left; {replay}"
     await publisher.aclose()
 
@@ -346,7 +355,9 @@ async def test_the_last_socket_leaving_as_another_joins_leaves_redis_subscribed(
     runs, another one joins. Redis must end up subscribed, and say so."""
     channel = f"race-{secrets.token_hex(4)}"
     delivered = []
-    broker = RedisBroker(redis_url, {}, lambda channel, event: delivered.append(event), lambda *channel: None)
+    broker = RedisBroker(
+        redis_url, {}, lambda channel, event: delivered.append(event), lambda *channel: None, prefix=in_redis("")
+    )
     await broker.start()
     publisher = aioredis.Redis.from_url(redis_url)
     try:
@@ -354,8 +365,8 @@ async def test_the_last_socket_leaving_as_another_joins_leaves_redis_subscribed(
         broker.unsubscribe(channel)  # ...and leaves, the last one here
         await broker.subscribe(channel)  # while another joins
         await until(lambda: broker.channels == {channel})
-        assert await publisher.pubsub_numsub(REDIS_PREFIX + channel) == [((REDIS_PREFIX + channel).encode(), 1)]
-        await publisher.publish(REDIS_PREFIX + channel, b"after the race")
+        assert await publisher.pubsub_numsub(in_redis(channel)) == [(in_redis(channel).encode(), 1)]
+        await publisher.publish(in_redis(channel), b"after the race")
         await until(lambda: delivered == [b"after the race"])
     finally:
         await broker.stop()
@@ -368,7 +379,7 @@ async def test_the_last_socket_leaving_a_channel_unsubscribes_this_process_from_
     publisher = aioredis.Redis.from_url(redis_url)
 
     async def subscribers():
-        return dict(await publisher.pubsub_numsub(REDIS_PREFIX + channel))[(REDIS_PREFIX + channel).encode()]
+        return dict(await publisher.pubsub_numsub(in_redis(channel)))[in_redis(channel).encode()]
 
     async with serving(config) as served:
         first, second = await open_socket(served.port, channel), await open_socket(served.port, channel)
@@ -383,6 +394,35 @@ async def test_the_last_socket_leaving_a_channel_unsubscribes_this_process_from_
         first.write_message(json.dumps({"type": "subscribe", "channel": channel, "token": served.token(channel)}))
         assert await receive(first) == {"type": "subscribed", "channel": channel}
         assert await subscribers() == 1
-        await publisher.publish(REDIS_PREFIX + channel, encode_event(channel, "back"))
+        await publisher.publish(in_redis(channel), encode_event(channel, "back"))
         assert (await receive(first))["data"] == "back"
     await publisher.aclose()
+
+
+async def test_sites_that_share_a_redis_hear_only_their_own_events(settings, redis_url):
+    """Staging beside production on one Redis add-on, two projects on a developer's redis-server, two test runs:
+    the same channel names, other sites. Each hears only what its own Django publishes."""
+    keys = {"ours": settings.SECRET_KEY, "theirs": f"another-site-{secrets.token_urlsafe(40)}"}
+    heard = {site: [] for site in keys}
+
+    def deliver_to(site):
+        return lambda channel, event: heard[site].append(json.loads(event)["data"])
+
+    brokers = {
+        site: RedisBroker(redis_url, {}, deliver_to(site), lambda *channel: None, prefix=channel_namespace(key))
+        for site, key in keys.items()
+    }
+    try:
+        for broker in brokers.values():
+            await broker.start()
+            await broker.subscribe("demo")
+        # Redis delivers in the order it was told to publish: what crossed over would arrive before the last event.
+        for event in ("first", "last"):
+            for site, key in keys.items():
+                settings.SECRET_KEY = key  # that site's Django
+                await asyncio.to_thread(publish, "demo", f"{site}: {event}")
+        await until(lambda: all(f"{site}: last" in events for site, events in heard.items()))
+        assert heard == {site: [f"{site}: first", f"{site}: last"] for site in keys}
+    finally:
+        for broker in brokers.values():
+            await broker.stop()
