@@ -190,6 +190,12 @@ def ratio(a_rounds, b_rounds, a_all=None, b_all=None):
     return value, min(per_round), max(per_round)
 
 
+def rotated(items, number):
+    """items, starting at the number-th (round number): each contender goes first in turn."""
+    shift = number % len(items) if items else 0
+    return items[shift:] + items[:shift]
+
+
 def bake_id(answers):
     return "-".join(k.removeprefix("use_") for k in ("use_rest", "use_realtime") if answers.get(k)) or "core"
 
@@ -646,7 +652,7 @@ def measure_rss(contenders, plan):
     """Worker RSS after boot (one request) and after plan.rss_requests on /healthz; a fresh server per round."""
     results = {c.name: {"boot": [], "after": [], "requests": []} for c in contenders}
     for number in range(plan.rounds):
-        for contender in contenders[number % len(contenders) :] + contenders[: number % len(contenders)]:
+        for contender in rotated(contenders, number):
             start(contender)
             results[contender.name]["boot"].append(worker_rss_kib(contender))
             done = 0
@@ -677,8 +683,7 @@ def measure_http(contenders, plan):
             for endpoint in ENDPOINTS:
                 group = [c for c in contenders if serves(endpoint, c)]
                 for connections in plan.concurrency:
-                    shift = number % len(group) if group else 0
-                    for contender in group[shift:] + group[:shift]:
+                    for contender in rotated(group, number):
                         cell = results.setdefault((endpoint["name"], connections, contender.name), [])
                         cell.append(wrk(contender, endpoint, connections, plan.seconds))
     finally:
@@ -720,8 +725,7 @@ def measure_inprocess(contenders, plan):
     """CPU seconds per request of each contender's WSGI application, called in one process; rounds alternate."""
     results = {}
     for number in range(plan.rounds):
-        shift = number % len(contenders)
-        for contender in contenders[shift:] + contenders[:shift]:
+        for contender in rotated(contenders, number):
             paths = {e["name"]: endpoint_path(e, contender) for e in ENDPOINTS
                      if e["name"] in INPROCESS_ENDPOINTS and serves(e, contender)}  # fmt: skip
             argv = [str(contender.bin / "python"), "-c", INPROCESS_SCRIPT, contender.module, json.dumps(HEADERS),
