@@ -9,6 +9,7 @@ running the code can tell (the hook's error lines, what cookiecutter prints, the
 environment variables) come from template_facts.py, this folder's Sphinx extension.
 """
 
+import fcntl
 import json
 import re
 import shutil
@@ -50,6 +51,12 @@ def bake(output_dir=BAKE_DIR):
     return Path(project)
 
 
+# Every build of these docs bakes into _build/bake and reads it until it ends: builds at the same time (the
+# test suite's xdist workers, a developer's beside them) would remove each other's bake. One at a time: the lock
+# is held until this process exits.
+BAKE_DIR.parent.mkdir(parents=True, exist_ok=True)
+BUILD_LOCK = open(BAKE_DIR.parent / "build.lock", "w")  # noqa: SIM115 (open for the life of the build)
+fcntl.flock(BUILD_LOCK, fcntl.LOCK_EX)
 PROJECT = bake()
 
 

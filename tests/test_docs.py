@@ -13,7 +13,6 @@
 """
 
 import ast
-import fcntl
 import html
 import json
 import os
@@ -68,18 +67,13 @@ def baked(bake):
 def built(tmp_path_factory):
     """The HTML build of docs/, made once: {page name: its HTML}."""
     output = tmp_path_factory.mktemp("docs") / "html"
-    (DOCS / "_build").mkdir(exist_ok=True)
-    with open(DOCS / "_build" / "build.lock", "w") as lock:
-        # Each build bakes into docs/_build/bake and reads it while it renders: one build at a time (an xdist
-        # worker each may build, and without the lock one's bake removed the other's under its hook).
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(
-            [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", str(output)],
-            cwd=TEMPLATE,
-            capture_output=True,
-            text=True,
-            check=False,  # the assertion below shows Sphinx's warnings
-        )
+    result = subprocess.run(  # docs/conf.py makes builds wait for each other (they share docs/_build/bake)
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", str(output)],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        check=False,  # the assertion below shows Sphinx's warnings
+    )
     assert result.returncode == 0, result.stderr
     return {path.stem: path.read_text() for path in output.glob("*.html")}
 
