@@ -124,6 +124,24 @@ def recorded_answers(tool, project):
     return {name: value for name, value in answers.items() if not name.startswith("_")}
 
 
+def recorded_commit(tool, project, template):
+    """The template commit the answers file names: cruft writes the hash, copier `git describe`'s
+    name for it (v1.0.0-1-g01ad960) once the template has a release tag."""
+    if tool == "cruft":
+        recorded = json.loads((project / ".cruft.json").read_text())["commit"]
+    else:
+        recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]
+    return git("rev-parse", f"{recorded}^{{commit}}", cwd=template).strip()
+
+
+def test_a_commit_recorded_in_quotes_is_read_as_the_commit(template, tmp_path):
+    # copier quotes a short hash of digits only ('7833145'), which YAML would read as a number;
+    # Every copier update test failed in CI on a template copy whose hash was one.
+    head = git("rev-parse", "HEAD", cwd=template).strip()
+    (tmp_path / ".copier-answers.yml").write_text(f"_commit: '{head[:7]}'\n_src_path: {template}\n")
+    assert recorded_commit("copier", tmp_path, template) == head
+
+
 def fresh(tool, template, tmp_path, project):
     """What the working tree generates with the project's recorded answers, without its answers file and .env."""
     result = generate(tool, template, tmp_path / "fresh", recorded_answers(tool, project))
@@ -147,16 +165,6 @@ def test_an_untouched_project_updates_to_what_the_template_generates_now(templat
     assert_clean_update(tool, project, secret, expected=fresh(tool, template, tmp_path, project))
     head = git("rev-parse", "HEAD", cwd=template).strip()
     assert recorded_commit(tool, project, template) == head, "the answers file names the commit it updated to"
-
-
-def recorded_commit(tool, project, template):
-    """The template commit the answers file names: cruft writes the hash, copier `git describe`'s
-    name for it (v1.0.0-1-g01ad960) once the template has a release tag."""
-    if tool == "cruft":
-        recorded = json.loads((project / ".cruft.json").read_text())["commit"]
-    else:
-        recorded = re.search(r"^_commit: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)[1]
-    return git("rev-parse", f"{recorded}^{{commit}}", cwd=template).strip()
 
 
 # A team's typical edits: a new view (in a module of its own) with its route and test, a changed setting, an
