@@ -79,6 +79,12 @@ def site(bake, tmp_path_factory):
         def start_realtime(self):
             processes["realtime"].start()
 
+        def logs(self):
+            """The last lines each process wrote, for a failure's message."""
+            return "".join(
+                f"\n--- {name}.log\n" + "\n".join(p.output().splitlines()[-20:]) for name, p in processes.items()
+            )
+
     yield Site()
     for process in processes.values():
         process.stop()
@@ -99,10 +105,11 @@ class Person:
     """One person's board, in a browser context of their own (their own cookies, so their own login)."""
 
     def __init__(self, browser, site, name):
-        self.name = name
+        self.name, self.site = name, site
         self.context = browser.new_context(viewport={"width": 1360, "height": 800})
         self.page = self.context.new_page()
         self.problems = []  # script errors and Content-Security-Policy violations: there must be none
+        self.console_lines = []  # everything the page logged, for a failure's message
         self.page.on("pageerror", lambda error: self.problems.append(str(error)))
         self.page.on("console", self.console)
         self.list_fetches = []  # every GET of the whole board: a re-sync, not an event
@@ -116,6 +123,7 @@ class Person:
         self.page.evaluate(WATCH_CARDS)
 
     def console(self, message):
+        self.console_lines.append(message.text)
         # Failed requests are logged too (a 412, a socket to a stopped server): they are expected here.
         if "Content Security Policy" in message.text:
             self.problems.append(message.text)
@@ -127,7 +135,13 @@ class Person:
     def wait_until_live(self, timeout=EVENT):
         from playwright.sync_api import expect
 
-        expect(self.page.locator("#connection")).to_have_attribute("data-state", "live", timeout=timeout)
+        try:
+            expect(self.page.locator("#connection")).to_have_attribute("data-state", "live", timeout=timeout)
+        except AssertionError as error:
+            console = "\n".join(self.console_lines[-10:])
+            raise AssertionError(
+                f"{self.name}'s board is not live.\n--- console\n{console}{self.site.logs()}"
+            ) from error
         expect(self.page.locator("#connection")).to_have_text("Live")
 
     def card(self, title, status=None):
