@@ -20,7 +20,7 @@ import pytest
 from .conftest import PRODUCTION_ENV, ProcfileProcess, procfile, project_venv, run, service_url
 
 SLUG = "redis_outage"
-REDIS_DB = 9  # a database of its own on the shared server: other tests' throttles use the same key names
+REDIS_DB = 9  # a database of its own on the shared server: other tests run sites with the same SECRET_KEY
 REQUESTS_DURING_THE_CUT = 20
 RATE = 10  # requests a minute per user, so that the throttle shows when it counts again
 TIMEOUT = 15  # seconds, an upper bound for one answer

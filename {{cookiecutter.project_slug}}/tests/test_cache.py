@@ -1,5 +1,6 @@
 """The cache on Redis: an outage makes it an empty cache that says so once, and it is back when Redis is.
-A test run never shares cache entries with a development server or another run on the same Redis."""
+A test run never shares cache entries with a development server or another run on the same Redis, nor one
+site with another."""
 
 import logging
 import socket
@@ -14,6 +15,8 @@ from django.utils.module_loading import import_string
 from {{ cookiecutter.project_slug }} import cache as cache_module
 from {{ cookiecutter.project_slug }} import settings as configured
 from {{ cookiecutter.project_slug }}.cache import RETRY_SECONDS, RedisCache
+
+from .conftest import PRODUCTION_ENV
 
 UNREACHABLE = "Redis (REDIS_URL) is unreachable"
 
@@ -148,3 +151,19 @@ def test_a_test_neither_sees_nor_leaves_entries_in_the_cache_that_development_us
     finally:
         development.delete(theirs)
         cache.delete(ours)
+
+
+def test_sites_that_share_a_redis_keep_their_entries_apart(load_settings):
+    """Staging beside production, or two projects on one developer's redis-server: one site's throttle counts
+    and cached values are never another's. The key prefix follows SECRET_KEY, which no two sites share."""
+
+    def site_cache(secret_key):
+        variables = {**PRODUCTION_ENV, "REDIS_URL": "redis://shared-redis.example:6379/0", "SECRET_KEY": secret_key}
+        config = dict(load_settings(**variables).CACHES["default"])
+        return import_string(config.pop("BACKEND"))(config.pop("LOCATION"), config)
+
+    production, staging = site_cache("production-key-" + "p" * 50), site_cache("staging-key-" + "s" * 50)
+    assert production.make_key("throttle_user_1") != staging.make_key("throttle_user_1")
+    another_production_process = site_cache("production-key-" + "p" * 50)
+    assert another_production_process.make_key("throttle_user_1") == production.make_key("throttle_user_1")
+    assert "production-key" not in production.make_key("throttle_user_1")

@@ -8,6 +8,7 @@ those variables. A few tests start manage.py itself, to check the wiring end to 
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,7 @@ def test_postgres_urls_select_the_postgresql_engine(load_settings):
 
 def test_redis_url_makes_redis_the_cache_and_tls_certificates_are_checked_unless_told(load_settings):
     plain = load_settings(**PRODUCTION_ENV, REDIS_URL="redis://cache.example:6379/0").CACHES["default"]
+    assert re.fullmatch(r"[0-9a-f]{16}", plain.pop("KEY_PREFIX"))  # this site's own: see test_cache.py
     assert plain == {
         "BACKEND": "{{ cookiecutter.project_slug }}.cache.RedisCache",  # an outage empties it, never raises
         "LOCATION": "redis://cache.example:6379/0",

@@ -12,6 +12,7 @@ https://docs.djangoproject.com/en/6.1/ref/settings/
 import secrets
 from pathlib import Path
 
+from django.utils.crypto import salted_hmac
 from django.utils.csp import CSP
 
 from .env import Env, development_key
@@ -122,6 +123,8 @@ CACHES = {
     "default": {
         "BACKEND": "{{ cookiecutter.project_slug }}.cache.RedisCache",
         "LOCATION": REDIS_URL,
+        # Sites sharing one Redis (staging beside production) have other SECRET_KEYs, so keys of their own.
+        "KEY_PREFIX": salted_hmac("cache", "", secret=SECRET_KEY, algorithm="sha256").hexdigest()[:16],
         "OPTIONS": {**REDIS_OPTIONS, "socket_connect_timeout": 1, "socket_timeout": 1},
     }
     if REDIS_URL
