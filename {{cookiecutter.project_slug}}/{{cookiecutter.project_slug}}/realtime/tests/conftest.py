@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from tornado.httpclient import HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -119,6 +120,20 @@ async def until(condition, timeout=EVENT_DEADLINE):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def in_thread(function, *args, **kwargs):
+    """Django code (publish(), a view, the ORM) in a worker thread, as a request runs, and that thread's database
+    connection closed after it, as Django closes a request's: one left open would keep the test database from
+    being dropped at the end of the run."""
+
+    def call():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(call)
 
 
 def free_port():

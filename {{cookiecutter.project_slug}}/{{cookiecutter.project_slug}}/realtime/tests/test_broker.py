@@ -22,7 +22,7 @@ from ..broker import RedisBroker
 from ..publish import encode_event, publish
 from ..server import SocketHandler
 from ..tokens import channel_namespace
-from .conftest import EVENT_DEADLINE, PUBLISH_KEY, free_port, health, open_socket, receive, serving, until
+from .conftest import EVENT_DEADLINE, PUBLISH_KEY, free_port, health, in_thread, open_socket, receive, serving, until
 
 
 def in_redis(channel):
@@ -89,7 +89,7 @@ async def test_django_publishes_to_the_embedded_server_over_signed_http(config, 
     async with serving(config) as served:
         settings.REALTIME_PUBLISH_URL = f"{served.url}/publish"
         client = await open_socket(served.port)
-        await asyncio.to_thread(publish, "demo", {"text": "over HTTP"})
+        await in_thread(publish, "demo", {"text": "over HTTP"})
         assert await receive(client) == {"type": "message", "channel": "demo", "data": {"text": "over HTTP"}}
 
 
@@ -106,7 +106,7 @@ async def test_delivery_resumes_after_redis_restarts_without_restarting_tornado(
     )
     async with serving(config, broker) as served:
         client = await open_socket(served.port)
-        await asyncio.to_thread(publish, "demo", "before")
+        await in_thread(publish, "demo", "before")
         assert (await receive(client))["data"] == "before"
 
         redis_server.stop()
@@ -118,7 +118,7 @@ async def test_delivery_resumes_after_redis_restarts_without_restarting_tornado(
         assert await receive(client) == {"type": "resync"}  # events may have been lost meanwhile
         assert (await asyncio.to_thread(health, served.port))[0] == 200
         # Django's pooled connection died with Redis; the next publish() still gets through.
-        await asyncio.to_thread(publish, "demo", "after")
+        await in_thread(publish, "demo", "after")
         assert (await receive(client))["data"] == "after"
         assert "dropped" not in caplog.text
         assert caplog.text.count("Real-time: lost Redis") == 1  # one line per outage, however many attempts
@@ -420,7 +420,7 @@ async def test_sites_that_share_a_redis_hear_only_their_own_events(settings, red
         for event in ("first", "last"):
             for site, key in keys.items():
                 settings.SECRET_KEY = key  # that site's Django
-                await asyncio.to_thread(publish, "demo", f"{site}: {event}")
+                await in_thread(publish, "demo", f"{site}: {event}")
         await until(lambda: all(f"{site}: last" in events for site, events in heard.items()))
         assert heard == {site: [f"{site}: first", f"{site}: last"] for site in keys}
     finally:

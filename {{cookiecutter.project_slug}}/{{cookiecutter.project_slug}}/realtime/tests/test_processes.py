@@ -14,6 +14,7 @@ from ..publish import publish
 from .conftest import (
     SERVER_COMMAND,
     health,
+    in_thread,
     open_socket,
     process_checkout,
     realtime_process,
@@ -32,7 +33,7 @@ async def test_two_processes_each_deliver_every_event_published_once_by_django(t
         channel = f"test-{os.getpid()}"  # CI's Redis may carry other test runs' events at the same time
         clients = [await open_socket(first.port, channel), await open_socket(second.port, channel)]
         for number in range(100):
-            await asyncio.to_thread(publish, channel, {"number": number})
+            await in_thread(publish, channel, {"number": number})
         for client in clients:
             received = [(await receive(client))["data"]["number"] for _ in range(100)]
             assert received == list(range(100))  # all of them, once each, in order
@@ -50,7 +51,7 @@ async def test_tls_redis_with_a_self_signed_certificate_needs_cert_reqs_none(
             settings.REDIS_URL, settings.REDIS_OPTIONS = tls_redis_server.url, {"ssl_cert_reqs": "none"}
             publisher._redis_client = None
             client = await open_socket(server.port)
-            await asyncio.to_thread(publish, "demo", "over TLS")
+            await in_thread(publish, "demo", "over TLS")
             assert (await receive(client))["data"] == "over TLS"
             publisher._redis_client = None
 

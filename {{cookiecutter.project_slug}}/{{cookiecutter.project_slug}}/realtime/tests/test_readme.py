@@ -4,7 +4,6 @@ who gets a token, and its signal's event reaches a socket that has one, only aft
 transaction commits. (Its page snippet runs in a real browser in the template's tests.)
 """
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from tornado.websocket import websocket_connect
 from tests.conftest import ROUTER_HEADERS
 
 from .. import views
-from .conftest import PUBLISH_KEY, receive, serving
+from .conftest import PUBLISH_KEY, in_thread, receive, serving
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SNIPPETS = ["the signal", "authorize()"]  # README.md's ```python blocks, in order
@@ -81,13 +80,13 @@ async def test_the_readme_signal_tells_the_staff_channel_who_joined_after_commit
     settings.REALTIME_PUBLISH_KEY = PUBLISH_KEY
     async with serving(config) as served:
         settings.REALTIME_PUBLISH_URL = f"{served.url}/publish"
-        ada = await asyncio.to_thread(create_user, "ada")
-        grant = (await asyncio.to_thread(token, ada, "staff")).json()
+        ada = await in_thread(create_user, "ada")
+        grant = (await in_thread(token, ada, "staff")).json()
         staff = await websocket_connect(
             f"ws://127.0.0.1:{served.port}/ws?channel=staff", subprotocols=["realtime", grant["token"]]
         )
         assert await receive(staff) == {"type": "subscribed", "channel": "staff"}
 
-        await asyncio.to_thread(create_user, "carol", commit=False)  # rolled back: never announced
-        await asyncio.to_thread(create_user, "bob")
+        await in_thread(create_user, "carol", commit=False)  # rolled back: never announced
+        await in_thread(create_user, "bob")
         assert await receive(staff) == {"type": "message", "channel": "staff", "data": {"joined": "bob"}}
