@@ -8,6 +8,7 @@ Shared fixtures for the template's tests: bakes, virtualenvs and services.
   them skip with the reason; with REQUIRE_SERVICES=1 (as in .ci/run) a missing service fails.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import itertools
@@ -185,27 +186,69 @@ def procfile(project):
     return dict(line.split(": ", 1) for line in lines if line.strip())
 
 
-class ProcfileProcess:
-    """One Procfile line run as the platform runs it (bash -c, PORT set), answering /healthz once started."""
+class PortTaken(AssertionError):
+    """Another server listens on the port a Procfile process was to serve on."""
 
-    def __init__(self, project, name, bin_dir, env, port=None):
-        self.project, self.name, self.port = project, name, port or free_port()
-        self.env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env, "PORT": str(self.port)}
-        self.url = f"http://127.0.0.1:{self.port}"
+
+def listeners(port):
+    """The process groups of the processes that hold a TCP socket listening on `port` (read from Linux's /proc)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                sockets.add(f"socket:[{fields[9]}]")
+    groups = set()
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):  # a process that has ended meanwhile
+            if any(os.readlink(fd) in sockets for fd in fds.iterdir()):
+                groups.add(os.getpgid(int(fds.parent.name)))
+    return groups
+
+
+class ProcfileProcess:
+    """One Procfile line run as the platform runs it (bash -c, PORT set), answering /healthz once started.
+
+    A port that free_port() found free may be bound by another test's server before this one binds it; the
+    answers would then come from that server. So start() checks that the listener is this process, and a
+    process given no port starts again on another one."""
+
+    def __init__(self, project, name, bin_dir, env, port=None, port_variable="PORT"):
+        self.project, self.name, self.port_variable = project, name, port_variable
+        self.env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env}
         self.log = project / f"{name}.log"
-        self.start()
+        for attempt in range(1, 4):
+            self.port = port or free_port()
+            try:
+                self.start()
+                return
+            except PortTaken:
+                if port or attempt == 3:
+                    raise
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self):
         with self.log.open("w") as output:
             self.process = subprocess.Popen(
                 ["bash", "-c", procfile(self.project)[self.name]],
                 cwd=self.project,
-                env=self.env,
+                env={**self.env, "PORT": str(self.port), self.port_variable: str(self.port)},
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # stop() signals the whole process group
+                start_new_session=True,  # its own process group: stop() signals it whole, listeners() names it
             )
-        wait_for_http(f"{self.url}/healthz", self.process, self.log)
+        try:
+            wait_for_http(f"{self.url}/healthz", self.process, self.log)
+            if self.process.pid in listeners(self.port):
+                return
+        except AssertionError:
+            if not listeners(self.port):
+                raise  # it failed, and not for want of its port
+        self.stop()
+        raise PortTaken(f"port {self.port} is another server's; {self.name}'s log:\n{self.output()}")
 
     def stop(self, how=signal.SIGTERM):
         """Signal the process group and return the exit status."""
@@ -219,8 +262,8 @@ class ProcfileProcess:
 
 def web_and_realtime(project, bin_dir, env):
     """The Procfile's web and realtime lines, started as `honcho start` starts them: {"web": ..., "realtime": ...}.
-    Tornado listens on env's REALTIME_PORT, the port Django's pages tell browsers to open their socket on."""
-    return {
-        "web": ProcfileProcess(project, "web", bin_dir, env),
-        "realtime": ProcfileProcess(project, "realtime", bin_dir, env, port=int(env["REALTIME_PORT"])),
-    }
+    Tornado listens on a free port that both get as REALTIME_PORT: the port Django's pages tell browsers to open
+    their socket on, and (without Redis) the one Django POSTs events to."""
+    realtime = ProcfileProcess(project, "realtime", bin_dir, env, port_variable="REALTIME_PORT")
+    web = ProcfileProcess(project, "web", bin_dir, {**env, "REALTIME_PORT": str(realtime.port)})
+    return {"web": web, "realtime": realtime}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BOARD, free_port, project_venv, require, run, service_url, web_and_realtime
+from .conftest import BOARD, project_venv, require, run, service_url, web_and_realtime
 from .test_realtime_browser import CHROMIUM, CHROMIUM_FLAGS
 
 PASSWORD = "board-test-password-1234"
@@ -60,7 +60,6 @@ def site(bake, tmp_path_factory):
     env = {
         "REDIS_URL": service_url("REDIS_URL"),
         "DEBUG": "true",  # local development, as `honcho start` runs it: plain HTTP
-        "REALTIME_PORT": str(free_port()),
         "DATABASE_URL": f"sqlite:///{database}",
     }
     run(["python", "manage.py", "migrate", "-v0"], project, bin_dir, env)

@@ -1,23 +1,27 @@
 """Each option combination, run as a user would: its own tests, Django's checks, and a real gunicorn boot."""
 
 import http.cookiejar
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 
 import psycopg
 import pytest
 
+from . import conftest
 from .conftest import (
     ADDON_COMBINATIONS,
     BOARD,
     DEFAULTS,
     PRODUCTION_ENV,
     TEMPLATE,
+    PortTaken,
     ProcfileProcess,
     combination_id,
     combination_param,
@@ -145,14 +149,14 @@ def test_a_fresh_real_time_clone_delivers_events_without_redis(bake, tmp_path):
     """No Redis: Django signs each event it POSTs to Tornado. Both must agree on the key with an untouched .env."""
     clone = fresh_clone(bake(**{**DEFAULTS, "use_realtime": True}), tmp_path / "clone")
     bin_dir = project_venv(clone)
-    env = {"REALTIME_PORT": str(free_port())}  # no REDIS_URL: the clone's .env has none
-    processes = web_and_realtime(clone, bin_dir, env)
+    processes = web_and_realtime(clone, bin_dir, {})  # no REDIS_URL: the clone's .env has none
     listener = subprocess.Popen(
         [bin_dir / "python", "-c", LISTENER, processes["web"].url, "demo"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert json.loads(listener.stdout.readline()) == {"type": "subscribed", "channel": "demo"}
         publish = "from my_project.realtime.publish import publish; publish('demo', {'text': 'hello'})"
+        env = {"REALTIME_PORT": str(processes["realtime"].port)}  # where Django POSTs the event
         published = run(["python", "manage.py", "shell", "-c", publish], clone, bin_dir, env)
         assert "dropped" not in published.stderr, published.stderr
         event, _ = listener.communicate(timeout=60)
@@ -216,3 +220,41 @@ def test_the_default_project_passes_on_each_offered_python(bake, version):
     python = run(["python", "-c", "import sys; print(*sys.version_info[:2], sep='.')"], path, bin_dir)
     assert python.stdout.strip() == version
     own_suite(path, bin_dir)
+
+
+@pytest.fixture
+def impostor():
+    """Another server, on a port of its own: what a test's server finds when a port that free_port() found free
+    was bound meanwhile by some other test's server (bind(0) may hand the same port out again)."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), Impostor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+class Impostor(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the name BaseHTTPRequestHandler calls
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"not the project")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_procfile_process_never_takes_another_server_on_its_port_for_itself(bake, impostor, monkeypatch):
+    """The CI once saw every board test fail with the page 'reconnecting': a socket opened on some other server."""
+    project = bake(**DEFAULTS)
+    bin_dir = project_venv(project)
+    with pytest.raises(PortTaken, match=f"port {impostor} is another server's"):
+        ProcfileProcess(project, "web", bin_dir, PRODUCTION_ENV, port=impostor)
+    # A port it picked itself, that another server took meanwhile: it starts again on another port.
+    ports = iter([impostor, free_port()])
+    monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
+    web = ProcfileProcess(project, "web", bin_dir, PRODUCTION_ENV)
+    try:
+        assert web.port != impostor
+        assert json.load(urllib.request.urlopen(f"{web.url}/healthz"))["database"] == "ok"  # the project's own
+    finally:
+        assert web.stop() == 0, web.output()

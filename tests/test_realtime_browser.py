@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import free_port, project_venv, require, run, service_url, web_and_realtime
+from .conftest import project_venv, require, run, service_url, web_and_realtime
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -44,7 +44,6 @@ def site(bake, tmp_path_factory):
     env = {
         "REDIS_URL": service_url("REDIS_URL"),
         "DEBUG": "true",  # local development, as `honcho start` runs it: plain HTTP
-        "REALTIME_PORT": str(free_port()),
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
     run(["python", "manage.py", "migrate", "-v0"], project, bin_dir, env)
