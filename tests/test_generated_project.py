@@ -244,7 +244,8 @@ class Impostor(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_procfile_process_never_takes_another_server_on_its_port_for_itself(bake, impostor, monkeypatch):
-    """The CI once saw every board test fail with the page 'reconnecting': a socket opened on some other server."""
+    """Requests meant for a test's server must never reach another (the likely cause of a CI run in which every
+    board test's page stayed 'reconnecting': its socket went to whatever held the port Tornado could not bind)."""
     project = bake(**DEFAULTS)
     bin_dir = project_venv(project)
     with pytest.raises(PortTaken, match=f"port {impostor} is another server's"):
