@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -246,24 +245,31 @@ def process_checkout(tmp_path):
 
 @contextlib.contextmanager
 def realtime_process(tmp_path, **variables):
-    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, once it answers."""
-    port = free_port()
-    log = open(tmp_path / f"realtime-{port}.log", "w+")  # noqa: SIM115 - closed below
-    command = [*SERVER_COMMAND, "--port", str(port)]
-    cwd, env = process_checkout(tmp_path), server_environment(**variables)
-    process = subprocess.Popen(command, cwd=cwd, env=env, stderr=log)  # noqa: S603
-    try:
+    """`python -m <project>.realtime` in a subprocess, as the Procfile runs it, once it listens.
+
+    A port free_port() found free may be bound by another program (a parallel test run's server) before the
+    server binds it. The server then exits saying so, and starts again here on another port: waiting for its
+    own "on port" line, not for an answer on the port, keeps the tests from talking to that program."""
+    for attempt in range(1, 4):
+        port = free_port()
+        log = tmp_path / f"realtime-{port}.log"
+        with log.open("w") as output:
+            command, cwd = [*SERVER_COMMAND, "--port", str(port)], process_checkout(tmp_path)
+            process = subprocess.Popen(command, cwd=cwd, env=server_environment(**variables), stderr=output)  # noqa: S603
         deadline = time.monotonic() + 60  # a generous bound on Django's and Tornado's start on a loaded machine
-        while health(port)[0] is None:
-            assert process.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
+        while f"Real-time server on port {port}," not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        process.port, process.log = port, Path(log.name)
+        if process.poll() is None:
+            break
+        assert "cannot listen on port" in log.read_text() and attempt < 3, log.read_text()
+    process.port, process.log = port, log
+    try:
         yield process
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        log.close()
 
 
 def raw_websocket(port, token, receive_buffer=None):

@@ -11,6 +11,7 @@ import pytest
 
 from .. import publish as publisher
 from ..publish import publish
+from . import conftest
 from .conftest import (
     SERVER_COMMAND,
     health,
@@ -90,3 +91,16 @@ def test_a_busy_port_is_one_line_that_names_the_port_and_the_setting(how, tmp_pa
         f"Real-time server: cannot listen on port {port}: Address already in use. Stop whatever holds it, "
         "or choose another port with REALTIME_PORT (or --port)."
     ]
+
+
+def test_a_test_server_whose_port_was_taken_meanwhile_starts_again_on_another(tmp_path, monkeypatch):
+    """free_port() finds a port free, yet another program (a parallel test run's server) may bind it before the
+    server does: the tests then talk to the server they started, never to that program."""
+    with socket.create_server(("", 0)) as other_program:
+        taken = other_program.getsockname()[1]
+        ports = iter([taken, conftest.free_port()])
+        monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
+        with realtime_process(tmp_path) as server:
+            assert server.port != taken
+            assert health(server.port) == (200, {"status": "ok", "broker": "embedded", "connections": 0})
+        assert f"cannot listen on port {taken}" in (tmp_path / f"realtime-{taken}.log").read_text()
