@@ -142,26 +142,44 @@ def free_port():
 
 
 class RedisServer:
-    """A redis-server of our own on a random port, so a test can stop and restart it."""
+    """A redis-server of our own on a random port, so a test can stop and restart it. Like realtime_process(),
+    its first start takes another port if another program bound this one meanwhile."""
 
     def __init__(self, tmp_path, tls=False):
-        self.port, self.dir, self.process, self.tls = free_port(), tmp_path, None, tls
-        self.url = f"{'rediss' if tls else 'redis'}://127.0.0.1:{self.port}/0"
+        self.port, self.dir, self.process, self.tls, self.log = None, tmp_path, None, tls, None
+
+    @property
+    def url(self):
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self):
+        """Start it on the port it had (a restart), or on a free one."""
+        restart = self.port is not None
+        for attempt in range(1, 4):
+            self.port = self.port if restart else free_port()
+            if self.launch():
+                return
+            if restart or attempt == 3:
+                raise RuntimeError(f"redis-server did not start:\n{self.log.read_text()}")
+
+    def launch(self):
+        """Whether it is ready; False when it exited (most often: the port is taken)."""
         command = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         if self.tls:  # TLS only, with a self-signed certificate, like Heroku Redis
             command += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
             command += ["--tls-cert-file", "cert.pem", "--tls-key-file", "key.pem"]
         else:
             command += ["--port", str(self.port)]
-        self.process = subprocess.Popen(command, cwd=self.dir, stdout=subprocess.DEVNULL)  # noqa: S603
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return
+        self.log = self.dir / f"redis-{self.port}.log"
+        with self.log.open("w") as output:
+            self.process = subprocess.Popen(command, cwd=self.dir, stdout=output)  # noqa: S603
+        deadline = time.monotonic() + 30  # a generous bound on a start that takes milliseconds
+        while "Ready to accept connections" not in self.log.read_text():
+            if self.process.poll() is not None:
+                return False
+            assert time.monotonic() < deadline, self.log.read_text()
             time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
+        return True
 
     def stop(self):
         self.process.terminate()

@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+import redis
 
 from .. import publish as publisher
 from ..publish import publish
@@ -104,3 +105,18 @@ def test_a_test_server_whose_port_was_taken_meanwhile_starts_again_on_another(tm
             assert server.port != taken
             assert health(server.port) == (200, {"status": "ok", "broker": "embedded", "connections": 0})
         assert f"cannot listen on port {taken}" in (tmp_path / f"realtime-{taken}.log").read_text()
+
+
+def test_a_test_redis_whose_port_was_taken_meanwhile_starts_on_another(tmp_path, monkeypatch):
+    """The same for the redis-server a test starts of its own: it never takes another program for itself."""
+    with socket.create_server(("127.0.0.1", 0)) as other_program:
+        taken = other_program.getsockname()[1]
+        ports = iter([taken, conftest.free_port()])
+        monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
+        server = conftest.RedisServer(tmp_path)
+        server.start()
+        try:
+            assert server.port != taken
+            assert redis.Redis.from_url(server.url, socket_timeout=5).ping()
+        finally:
+            server.stop()
