@@ -130,7 +130,6 @@ def production_site(project, folder, debug=False):
     """The project as deployed (DEBUG off unless asked, static files collected, a superuser) behind Router."""
     bin_dir = project_venv(project)
     realtime = (project / project.name / "realtime").exists()
-    web_port, realtime_port = free_port(), free_port()
     router = None
     env = {
         **PRODUCTION_ENV,
@@ -146,6 +145,9 @@ def production_site(project, folder, debug=False):
     run([*superuser, "--email", "ada@example.com"], project, bin_dir, env)
     processes = []
     try:
+        # Picked just before the servers bind them, so no other test's server is likely to take them first
+        # (ProcfileProcess fails with PortTaken if one did).
+        web_port, realtime_port = free_port(), free_port()
         router = Router(folder / "nginx", web_port, realtime_port)
         if realtime:
             # Browsers open the socket on the router's TLS port, which passes it on to Tornado.
