@@ -193,7 +193,7 @@ class PortTaken(AssertionError):
 def listeners(port):
     """The process groups of the processes that hold a TCP socket listening on `port` (read from Linux's /proc)."""
     sockets = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in filter(os.path.exists, ["/proc/net/tcp", "/proc/net/tcp6"]):  # tcp6: unless IPv6 is off
         for row in Path(table).read_text().splitlines()[1:]:
             fields = row.split()
             if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
