@@ -52,10 +52,7 @@ def base_commit(tool, repository):
 
 
 def test_updates_start_from_the_newest_release_whose_files_differ_from_the_working_tree(tmp_path):
-    template = template_repository(tmp_path / "template")
-    for tag in git("tag", cwd=template).split():
-        git("tag", "-d", tag, cwd=template)
-    git("tag", "-a", "v9.0.0", "-m", "a release of exactly the files under test", cwd=template)
+    template = released_template(tmp_path / "template", version="9.0.0")  # a release of exactly the files under test
     assert (base_commit("cruft", template), base_commit("copier", template)) == (FIXED_CRUFT_BASE, FIXED_COPIER_BASE)
     (template / "CHANGELOG.md").write_text("A change after the release.\n")
     git("commit", "-qam", "after the release", cwd=template)
@@ -423,12 +420,12 @@ class Session:
         assert_shown(command, shown, result.stdout)
 
 
-def released_template(path):
-    """A template repository whose one release, v1.0.0, is the working tree; new_release() makes v1.1.0."""
+def released_template(path, version="1.0.0"):
+    """A template repository whose one release, v<version>, is the working tree; new_release() makes v1.1.0."""
     template = template_repository(path)
     for tag in git("tag", cwd=template).split():
         git("tag", "-d", tag, cwd=template)
-    git("tag", "-a", "v1.0.0", "-m", "1.0.0", cwd=template)
+    git("tag", "-a", f"v{version}", "-m", version, cwd=template)
     return template
 
 
