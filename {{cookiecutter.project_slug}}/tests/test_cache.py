@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import redis
-from django.core.cache import cache
-from django.utils.module_loading import import_string
+from django.core.cache import CacheHandler, cache
 
 from {{ cookiecutter.project_slug }} import cache as cache_module
 from {{ cookiecutter.project_slug }} import settings as configured
@@ -139,9 +138,7 @@ def test_healthz_stays_200_and_says_degraded_while_redis_is_down(client, db, set
 def test_a_test_neither_sees_nor_leaves_entries_in_the_cache_that_development_uses():
     """Tests and `runserver` may share one REDIS_URL. The API's throttles count requests in the cache, so a shared
     entry would let a test run throttle the developer's own requests, or a developer's requests throttle a test."""
-    config = dict(configured.CACHES["default"])  # as settings.py configures it, before the test run's changes
-    backend = import_string(config.pop("BACKEND"))
-    development = backend(config.pop("LOCATION", ""), config)
+    development = CacheHandler(configured.CACHES)["default"]  # as settings.py makes it, without the test's prefix
     theirs, ours = f"development-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
     development.set(theirs, "their entry", 60)
     cache.set(ours, "our entry", 60)
@@ -159,8 +156,7 @@ def test_sites_that_share_a_redis_keep_their_entries_apart(load_settings):
 
     def site_cache(secret_key):
         variables = {**PRODUCTION_ENV, "REDIS_URL": "redis://shared-redis.example:6379/0", "SECRET_KEY": secret_key}
-        config = dict(load_settings(**variables).CACHES["default"])
-        return import_string(config.pop("BACKEND"))(config.pop("LOCATION"), config)
+        return CacheHandler(load_settings(**variables).CACHES)["default"]
 
     production, staging = site_cache("production-key-" + "p" * 50), site_cache("staging-key-" + "s" * 50)
     assert production.make_key("throttle_user_1") != staging.make_key("throttle_user_1")
