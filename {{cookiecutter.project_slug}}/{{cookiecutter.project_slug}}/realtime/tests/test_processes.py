@@ -94,29 +94,31 @@ def test_a_busy_port_is_one_line_that_names_the_port_and_the_setting(how, tmp_pa
     ]
 
 
-def test_a_test_server_whose_port_was_taken_meanwhile_starts_again_on_another(tmp_path, monkeypatch):
-    """free_port() finds a port free, yet another program (a parallel test run's server) may bind it before the
-    server does: the tests then talk to the server they started, never to that program."""
-    with socket.create_server(("", 0)) as other_program:
+@pytest.fixture
+def taken_port(monkeypatch):
+    """A port that free_port() finds free, yet another program (a parallel test run's server) binds before the
+    server does: free_port() hands it out first, then a free one. Yields the taken port."""
+    with socket.create_server(("", 0)) as other_program:  # every interface, as the servers listen
         taken = other_program.getsockname()[1]
         ports = iter([taken, conftest.free_port()])
         monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
-        with realtime_process(tmp_path) as server:
-            assert server.port != taken
-            assert health(server.port) == (200, {"status": "ok", "broker": "embedded", "connections": 0})
-        assert f"cannot listen on port {taken}" in (tmp_path / f"realtime-{taken}.log").read_text()
+        yield taken
 
 
-def test_a_test_redis_whose_port_was_taken_meanwhile_starts_on_another(tmp_path, monkeypatch):
+def test_a_test_server_whose_port_was_taken_meanwhile_starts_again_on_another(tmp_path, taken_port):
+    """The tests then talk to the server they started, never to that program."""
+    with realtime_process(tmp_path) as server:
+        assert server.port != taken_port
+        assert health(server.port) == (200, {"status": "ok", "broker": "embedded", "connections": 0})
+    assert f"cannot listen on port {taken_port}" in (tmp_path / f"realtime-{taken_port}.log").read_text()
+
+
+def test_a_test_redis_whose_port_was_taken_meanwhile_starts_on_another(tmp_path, taken_port):
     """The same for the redis-server a test starts of its own: it never takes another program for itself."""
-    with socket.create_server(("127.0.0.1", 0)) as other_program:
-        taken = other_program.getsockname()[1]
-        ports = iter([taken, conftest.free_port()])
-        monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
-        server = conftest.RedisServer(tmp_path)
-        server.start()
-        try:
-            assert server.port != taken
-            assert redis.Redis.from_url(server.url, socket_timeout=5).ping()
-        finally:
-            server.stop()
+    server = conftest.RedisServer(tmp_path)
+    server.start()
+    try:
+        assert server.port != taken_port
+        assert redis.Redis.from_url(server.url, socket_timeout=5).ping()
+    finally:
+        server.stop()
