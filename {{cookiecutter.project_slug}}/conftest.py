@@ -51,7 +51,7 @@ def manage_py(checkout, *args, **variables):
 
 @pytest.fixture
 def fresh_checkout(tmp_path):
-    """A copy of the project as git would check it out: no .env, no key file, no database, no collected files."""
+    """A copy of the project as git would check it out: no .env, no database, no collected files."""
     return copy_checkout(tmp_path / "checkout")
 
 

@@ -9,9 +9,10 @@ def main():
     """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
     if sys.argv[1:2] == ["collectstatic"]:
-        # A build step: Heroku's buildpack runs `python manage.py collectstatic --noinput` while it builds,
-        # maybe before any config var is set. The settings then need no SECRET_KEY or ALLOWED_HOSTS.
-        os.environ.setdefault("BUILD_STEP", "true")
+        # Heroku's buildpack runs collectstatic while it builds, maybe before any config var is set; it signs
+        # and serves nothing, so it needs no real key or host.
+        os.environ.setdefault("SECRET_KEY", "collectstatic-signs-nothing")
+        os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     from django.core.management import execute_from_command_line
 
     from {{ cookiecutter.project_slug }}.env import EnvVarError

@@ -16,10 +16,10 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "example.com",
 }
 # What is never committed: a copy of the project without these is what git would check out.
-LOCAL_FILES = [".env", ".dev-secret-key*", ".venv", ".git", "staticfiles", "db.sqlite3", "__pycache__", "*.log"]
+LOCAL_FILES = [".env", ".venv", ".git", "staticfiles", "db.sqlite3", "__pycache__", "*.log"]
 
 
 def copy_checkout(target):
-    """Copy the project to target as git would check it out: no .env, no key file, no database, no collected files."""
+    """Copy the project to target as git would check it out: no .env, no database, no collected files."""
     shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(*LOCAL_FILES))
     return target

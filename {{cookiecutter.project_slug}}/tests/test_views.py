@@ -33,4 +33,4 @@ def test_healthz_is_503_when_the_database_is_down(client, db, monkeypatch, caplo
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unavailable", "cache": "ok"}
-    assert "Health check: the database did not answer: connection refused" in caplog.text
+    assert "Health check: the database (DATABASE_URL) did not answer: connection refused" in caplog.text

@@ -14,11 +14,7 @@ django_application = get_wsgi_application()
 
 
 def application(environ, start_response):
-    """Django's, without the body of HEAD answers.
-
-    Django answers HEAD as GET, body included (so Content-Length is the GET's, as HTTP asks); the server must
-    not send that body, and gunicorn logs a warning for every answer that comes with one.
-    """
+    """Django's, without the body of HEAD answers: Django answers HEAD as GET, and gunicorn warns each time."""
     response = django_application(environ, start_response)
     if environ["REQUEST_METHOD"] != "HEAD":
         return response
