@@ -1,18 +1,39 @@
-"""Test set-up shared by every test folder (tests/ and the add-ons' own tests)."""
+"""
+Test set-up shared by every test folder: project-level tests in tests/, each app's in <app>/tests/.
+Test modules import the constants below with `from conftest import ...` (no test package imports another's).
+pyproject.toml gives every run production settings (DEBUG off, a test-only SECRET_KEY), whatever the shell
+exported; DATABASE_URL and REDIS_URL come from the environment.
+"""
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.test import Client
 
-from tests.conftest import ROUTER_HEADERS, copy_checkout
-
 PACKAGE = "{{ cookiecutter.project_slug }}"
+PROJECT_DIR = Path(__file__).resolve().parent
+# What Heroku's router adds: it ends TLS, says so in X-Forwarded-Proto and passes the Host on.
+ROUTER_HEADERS = {"Host": "testserver", "X-Forwarded-Proto": "https"}
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "production-like-key-for-tests-0123456789abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "example.com",
+}
+# What is never committed: a copy of the project without these is what git would check out.
+LOCAL_FILES = [".env", ".venv", ".git", "staticfiles", "db.sqlite3", "__pycache__", "*.log"]
+
+
+def copy_checkout(target):
+    """Copy the project to target as git would check it out: no .env, no database, no collected files."""
+    shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(*LOCAL_FILES))
+    return target
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.core.cache import CacheHandler, cache
 
 from {{ cookiecutter.project_slug }} import settings as configured
 
-from .conftest import PRODUCTION_ENV
+from conftest import PRODUCTION_ENV
 
 
 @pytest.fixture

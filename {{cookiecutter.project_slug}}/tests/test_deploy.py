@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tomllib
 
-from .conftest import PROJECT_DIR
+from conftest import PROJECT_DIR
 
 
 def test_procfile_migrates_on_release_and_serves_with_gunicorn():

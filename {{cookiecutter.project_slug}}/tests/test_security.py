@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from .conftest import ROUTER_HEADERS
+from conftest import ROUTER_HEADERS
 
 
 def test_https_through_the_proxy_is_served_not_redirected(client):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PRODUCTION_ENV, PROJECT_DIR
+from conftest import PRODUCTION_ENV, PROJECT_DIR
 
 ATTACKERS = 100  # of each kind; gthread's 2 workers x 4 threads would stop answering at 8
 ANSWER_WITHIN = 15  # seconds: a generous bound for one answer on a busy machine

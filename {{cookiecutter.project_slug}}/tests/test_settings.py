@@ -14,7 +14,7 @@ from django.utils.log import configure_logging
 
 from {{ cookiecutter.project_slug }}.env import EnvVarError
 
-from .conftest import PRODUCTION_ENV
+from conftest import PRODUCTION_ENV
 
 
 def test_production_environment_passes_the_deploy_check_with_zero_warnings(manage):

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from .conftest import ROUTER_HEADERS
+from conftest import ROUTER_HEADERS
 
 WHITENOISE = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 

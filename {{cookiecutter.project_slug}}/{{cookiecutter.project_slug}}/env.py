@@ -7,7 +7,9 @@ https://django-environ.readthedocs.io/
 """
 
 import os
+{% if cookiecutter.use_rest %}
 import re
+{% endif %}
 import warnings
 
 import environ
@@ -70,8 +72,14 @@ def database(name, default):
 
     rule, example = "a PostgreSQL or SQLite URL", "postgres://user:password@host:5432/name"
     return get(name, default, parse, rule, example) if os.environ.get(name, "").strip() else parse(default)
+{% if cookiecutter.use_rest %}
 
 
-def matching(pattern):
-    """A parse() for get() that accepts only values matching the regular expression."""
-    return lambda value: re.fullmatch(pattern, value)[0]
+def rate(name, default):
+    """Requests per period, as Django REST framework's throttles read them, e.g. 60/minute."""
+
+    def parse(value):
+        return re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value)[0]
+
+    return get(name, default, parse, "requests per second, minute, hour or day")
+{% endif %}

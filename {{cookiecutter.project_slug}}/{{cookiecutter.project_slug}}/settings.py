@@ -91,7 +91,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
 REDIS_URL = env.get("REDIS_URL", default="")
 # Heroku Redis serves rediss:// with a self-signed certificate: REDIS_SSL_CERT_REQS=none accepts it.
-REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+REDIS_OPTIONS = {}
 if REDIS_URL.startswith("rediss://"):
     REDIS_OPTIONS["ssl_cert_reqs"] = env.choice("REDIS_SSL_CERT_REQS", ["required", "none"], default="required")
 CACHES = {
@@ -101,7 +101,11 @@ CACHES = {
         # Sites sharing one Redis (staging beside production) have other SECRET_KEYs, so keys of their own.
         "KEY_PREFIX": salted_hmac("cache", "", secret=SECRET_KEY, algorithm="sha256").hexdigest()[:16],
         # While Redis is down, reads miss and writes are dropped: pages and the API answer without it.
-        "OPTIONS": {"IGNORE_EXCEPTIONS": True, "CONNECTION_POOL_KWARGS": REDIS_OPTIONS},
+        # A second is plenty for Redis, and the most a request waits for one that does not answer.
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "CONNECTION_POOL_KWARGS": {**REDIS_OPTIONS, "socket_connect_timeout": 1, "socket_timeout": 1},
+        },
     }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -184,7 +188,6 @@ LOGGING = {
 
 # REST API: JSON, login required, paginated and throttled; the browsable API only in development
 # https://www.django-rest-framework.org/api-guide/settings/
-THROTTLE_RATE = r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)"
 REST_FRAMEWORK = {
     # Token first, so an anonymous request gets 401 with "WWW-Authenticate: Token" (a hint), not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -197,10 +200,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.number("API_PAGE_SIZE", default=50),
     # Per client address (anon) and per user; over the limit: 429 with Retry-After
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
-        scope: env.get(f"API_THROTTLE_{scope.upper()}", rate, env.matching(THROTTLE_RATE), "requests per s, m, h or d")
-        for scope, rate in {"anon": "60/minute", "user": "600/minute"}.items()
+        "anon": env.rate("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.rate("API_THROTTLE_USER", default="600/minute"),
     },
     # Proxies that append the client's address to X-Forwarded-For (Heroku's router: 1); throttles trust only them.
     "NUM_PROXIES": env.number("API_NUM_PROXIES", default=1),
@@ -230,12 +236,16 @@ SPECTACULAR_SETTINGS = {
 REALTIME_PORT = env.number("REALTIME_PORT", default=8001)
 REALTIME_URL = env.get("REALTIME_URL", default="")  # what browsers open; default: this host on REALTIME_PORT
 # Pages may open that socket and no other (a ws: source allows wss: too; CSP cannot name IPv6 addresses).
-SECURE_CSP["connect-src"] += [REALTIME_URL] if REALTIME_URL else [
-    f"ws://{name}:{REALTIME_PORT}/ws"
-    for host in ALLOWED_HOSTS
-    if not host.startswith("[")
-    for name in ([host[1:], f"*{host}"] if host.startswith(".") else [host])  # .example.org: subdomains too
-]
+SECURE_CSP["connect-src"] += (
+    [REALTIME_URL]
+    if REALTIME_URL
+    else [
+        f"ws://{name}:{REALTIME_PORT}/ws"
+        for host in ALLOWED_HOSTS
+        if not host.startswith("[")
+        for name in ([host[1:], f"*{host}"] if host.startswith(".") else [host])  # .example.org: subdomains too
+    ]
+)
 REALTIME_ALLOWED_ORIGINS = env.names("REALTIME_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)
 REALTIME_PUBLISH_KEY = env.get("REALTIME_PUBLISH_KEY", default="")
 REALTIME_PUBLISH_URL = env.get("REALTIME_PUBLISH_URL", default=f"http://127.0.0.1:{REALTIME_PORT}/publish")

@@ -4,9 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.conftest import ROUTER_HEADERS
-
 from .. import events
+from conftest import ROUTER_HEADERS
 
 TASKS = "/api/board/tasks/"
 

@@ -27,10 +27,9 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.websocket import websocket_connect
 
-from tests.conftest import copy_checkout
-
 from ..server import Application, Config, PublishHandler, SocketHandler, make_broker, shutdown
 from ..tokens import make_token
+from conftest import copy_checkout
 
 PUBLISH_KEY = "publish-key-for-tests"
 

@@ -14,10 +14,9 @@ from django.db.models.signals import post_save
 from django.test import Client
 from tornado.websocket import websocket_connect
 
-from tests.conftest import ROUTER_HEADERS
-
 from .. import views
 from .conftest import PUBLISH_KEY, in_thread, receive, serving
+from conftest import ROUTER_HEADERS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SNIPPETS = ["the signal", "authorize()"]  # README.md's ```python blocks, in order

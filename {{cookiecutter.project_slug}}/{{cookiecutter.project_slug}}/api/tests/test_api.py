@@ -1,43 +1,22 @@
 """
 What the REST API promises its clients: login required, JSON answers (errors too), throttling, a valid schema.
-
-Test a new resource the same way: a `token_client` for the happy path, `anonymous` for the 401.
 """
 
 import json
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from drf_spectacular.validation import validate_schema
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import PRODUCTION_ENV, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
+from ...env import EnvVarError
+from ..exceptions import exception_handler
+from .conftest import PASSWORD
+from conftest import PRODUCTION_ENV, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
 
-from ..env import EnvVarError
-from .exceptions import exception_handler
-
-PASSWORD = "correct horse battery staple"  # noqa: S105 (a test user's)
 NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
-
-
-@pytest.fixture
-def user(db):
-    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD, first_name="Alice")
-
-
-@pytest.fixture
-def anonymous():
-    return Client(headers=ROUTER_HEADERS)
-
-
-@pytest.fixture
-def token_client(user, anonymous):
-    """A non-browser client that logged in through the token endpoint."""
-    token = anonymous.post("/api/token/", {"username": "alice", "password": PASSWORD}, "application/json")
-    return Client(headers={**ROUTER_HEADERS, "Authorization": f"Token {token.json()['token']}"})
 
 
 @pytest.mark.parametrize(("method", "path"), [("get", "/api/"), ("get", "/api/me/"), ("patch", "/api/me/")])
