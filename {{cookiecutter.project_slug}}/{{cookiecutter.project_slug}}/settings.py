@@ -1,10 +1,6 @@
 """
-Settings for {{ cookiecutter.project_slug }}: the one settings module, read from the environment (12-factor).
-
-For local work the git-ignored `.env` beside manage.py sets variables; real environment variables win.
-`.env.example` explains each one; a missing or malformed one stops start-up with one line (env.py).
-
-https://docs.djangoproject.com/en/6.1/ref/settings/
+The one settings module: every value comes from an environment variable (12-factor), or for local work from the
+git-ignored .env beside manage.py. .env.example explains each one. https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
 from pathlib import Path
@@ -49,8 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Above whitenoise, so static files get these security headers too.
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",  # above whitenoise: static files get it too
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -62,7 +57,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"
-WSGI_APPLICATION = "{{ cookiecutter.project_slug }}.wsgi.application"
 
 TEMPLATES = [
     {
@@ -91,25 +85,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
 REDIS_URL = env.get("REDIS_URL", default="")
 # Heroku Redis serves rediss:// with a self-signed certificate: REDIS_SSL_CERT_REQS=none accepts it.
-REDIS_OPTIONS = {}
-if REDIS_URL.startswith("rediss://"):
-    REDIS_OPTIONS["ssl_cert_reqs"] = env.choice("REDIS_SSL_CERT_REQS", ["required", "none"], default="required")
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        # Sites sharing one Redis (staging beside production) have other SECRET_KEYs, so keys of their own.
-        "KEY_PREFIX": salted_hmac("cache", "", secret=SECRET_KEY, algorithm="sha256").hexdigest()[:16],
-        # While Redis is down, reads miss and writes are dropped: pages and the API answer without it.
-        # A second is plenty for Redis, and the most a request waits for one that does not answer.
-        "OPTIONS": {
-            "IGNORE_EXCEPTIONS": True,
-            "CONNECTION_POOL_KWARGS": {**REDIS_OPTIONS, "socket_connect_timeout": 1, "socket_timeout": 1},
-        },
+TLS = REDIS_URL.startswith("rediss://")
+REDIS_OPTIONS = {"ssl_cert_reqs": env.choice("REDIS_SSL_CERT_REQS", ["required", "none"], "required")} if TLS else {}
+ONE_SECOND_AT_MOST = {"socket_connect_timeout": 1, "socket_timeout": 1}
+if REDIS_URL:  # else Django's default: memory of each process
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Sites sharing one Redis (staging beside production) have other SECRET_KEYs, so keys of their own.
+            "KEY_PREFIX": salted_hmac("cache", "", secret=SECRET_KEY, algorithm="sha256").hexdigest()[:16],
+            # While Redis is down, reads miss and writes are dropped (after a second at most): pages still answer.
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "CONNECTION_POOL_KWARGS": {**REDIS_OPTIONS, **ONE_SECOND_AT_MOST}},
+        }
     }
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
 
 # https://docs.djangoproject.com/en/6.1/ref/settings/#auth-password-validators
 AUTH_PASSWORD_VALIDATORS = [
@@ -119,11 +108,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# https://docs.djangoproject.com/en/6.1/topics/i18n/
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
+TIME_ZONE = "UTC"  # https://docs.djangoproject.com/en/6.1/topics/i18n/timezones/
 
 # Static files: hashed, compressed and served by whitenoise with far-future cache headers
 # https://whitenoise.readthedocs.io/en/stable/django.html
@@ -146,13 +131,10 @@ CSRF_TRUSTED_ORIGINS = env.names("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_HSTS_SECONDS = env.number("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", default=False)
-# Their deploy-check warnings stay silent until you opt in.
-SILENCED_SYSTEM_CHECKS = ["security.W005"] * (not SECURE_HSTS_INCLUDE_SUBDOMAINS) + ["security.W021"] * (
-    not SECURE_HSTS_PRELOAD
-)
-# Content-Security-Policy: nothing loads, runs or connects unless named here, so injected markup is inert.
-# An inline <script> or <style> runs only with this response's nonce: add the csp_nonce_attr tag to it.
-# https://docs.djangoproject.com/en/6.1/ref/csp/
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]  # until you opt in
+SILENCED_SYSTEM_CHECKS += [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Content-Security-Policy: nothing loads, runs or connects unless named here, so injected markup is inert;
+# an inline <script> or <style> runs only with the csp_nonce_attr tag. https://docs.djangoproject.com/en/6.1/ref/csp/
 SECURE_CSP = {
     "default-src": [CSP.NONE],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -165,13 +147,9 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
-# Powerful browser features no page here uses are denied, to injected code too; e.g. "camera": ["self"] allows one.
+# Powerful browser features no page here uses are denied, to injected code too; "camera": ["self"] would allow one.
 # https://github.com/adamchainz/django-permissions-policy
-UNUSED_FEATURES = (
-    "accelerometer autoplay camera display-capture geolocation gyroscope hid idle-detection magnetometer microphone"
-    " midi payment publickey-credentials-get screen-wake-lock serial usb xr-spatial-tracking"
-)
-PERMISSIONS_POLICY = {feature: [] for feature in UNUSED_FEATURES.split()}
+PERMISSIONS_POLICY = dict.fromkeys(["camera", "geolocation", "hid", "microphone", "payment", "serial", "usb"], [])
 
 # Logging: everything to stderr, so 500 tracebacks show in `heroku logs` even with DEBUG off
 # https://docs.djangoproject.com/en/6.1/topics/logging/
@@ -179,10 +157,9 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], defau
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
-    # Django's own console handler would print its records twice with DEBUG on; the root logger has them.
-    "loggers": {"django": {"handlers": [], "level": "INFO"}},
+    "loggers": {"django": {"handlers": [], "level": "INFO"}},  # not also Django's own console handler: no doubles
 }
 {% if cookiecutter.use_rest %}
 
@@ -218,7 +195,6 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": {{ cookiecutter.project_name|pyrepr }},
     "DESCRIPTION": {{ cookiecutter.description|pyrepr }},
-    "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,  # the schema does not describe itself
     "COMPONENT_SPLIT_REQUEST": True,  # separate request and response shapes, as client generators expect
     "SWAGGER_UI_DIST": "SIDECAR",  # Swagger UI from drf-spectacular-sidecar's files
