@@ -32,10 +32,7 @@ CORE_FILES = {
     "requirements-dev.txt",
     "requirements.txt",
     "my_project/__init__.py",
-    "my_project/asgi.py",
-    "my_project/cache.py",
     "my_project/env.py",
-    "my_project/middleware.py",
     "my_project/settings.py",
     "my_project/static/css/site.css",
     "my_project/static/favicon.svg",
@@ -45,12 +42,12 @@ CORE_FILES = {
     "my_project/views.py",
     "my_project/wsgi.py",
     "tests/__init__.py",
-    "tests/conftest.py",
     "tests/test_cache.py",
     "tests/test_deploy.py",
     "tests/test_headers.py",
     "tests/test_methods.py",
     "tests/test_security.py",
+    "tests/test_server.py",
     "tests/test_settings.py",
     "tests/test_static.py",
     "tests/test_views.py",
@@ -59,7 +56,8 @@ CORE_FILES = {
 OPTION_FILES = {
     "use_rest": {
         f"my_project/api/{name}.py"
-        for name in ["__init__", "apps", "exceptions", "schema", "serializers", "tests", "urls", "views"]
+        for name in ["__init__", "apps", "exceptions", "schema", "serializers", "urls", "views"]
+        + ["tests/__init__", "tests/conftest", "tests/test_api"]
     }
     | {"my_project/api/templates/api/docs.html", "my_project/api/templates/rest_framework/api.html"},
     "use_realtime": {
@@ -214,7 +212,7 @@ def test_app_json_is_valid_for_heroku(baked):
         for line in (project / ".env.example").read_text().splitlines()
         if "=" in line and line.lstrip("# ").split("=")[0].isupper()
     }
-    assert documented - {"DATABASE_URL", "REDIS_URL", "PORT", "BUILD_STEP"} == set(app["env"])
+    assert documented - {"DATABASE_URL", "REDIS_URL", "PORT"} == set(app["env"])
 
 
 def test_lint_and_format_are_clean(baked):
