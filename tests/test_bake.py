@@ -155,6 +155,30 @@ def test_the_exact_files_are_generated(baked):
     assert project_files(project) == expected
 
 
+def readme_paths(readme):
+    """The paths the README's "Where things are" table names. A row's first cell lists them in backticks; a bare
+    name sits beside the first path (`app/urls.py`, `views.py`), and a path that ends in / is a whole folder."""
+    table = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    named = set()
+    for first_cell in re.findall(r"^\| (.+?) \|", table, re.MULTILINE):
+        paths = re.findall(r"`([^`]+)`", first_cell)
+        folder = paths[0].rstrip("/").rpartition("/")[0] if paths else ""
+        named |= {f"{folder}/{path}" if folder and "/" not in path.rstrip("/") else path for path in paths}
+    return named
+
+
+def test_the_readme_names_every_file_a_reader_meets(baked):
+    answers, project = baked
+    named = readme_paths((project / "README.md").read_text())
+    assert named and all((project / path).exists() for path in named), "a row names a file that is not there"
+    unnamed = [
+        file
+        for file in sorted(project_files(project))
+        if not any(file == path or (path.endswith("/") and file.startswith(path)) for path in named)
+    ]
+    assert unnamed == [], "add these to the README's table"
+
+
 def test_unchosen_options_leave_no_trace(baked):
     answers, project = baked
     for option, words in OPTION_TRACES.items():

@@ -23,7 +23,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import TEMPLATE
+from .conftest import BOARD, TEMPLATE
 
 sys.path.insert(0, str(TEMPLATE / "docs"))
 import template_facts  # noqa: E402  (the docs' own extension: the same runs the pages show)
@@ -297,3 +297,30 @@ def test_the_performance_pages_reading_of_the_benchmark_is_of_the_committed_run(
     for heading in ("## Against cookiecutter-django", "## What Django 6.1 changed"):
         section = " ".join(page.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0].split())
         assert f"run of {run}" in section, f"{heading} of docs/performance.md does not say it reads the run of {run}"
+
+
+def test_the_light_core_page_gives_the_line_counts_of_todays_bake(bake):
+    """docs/light-core.md's "Lines after" column and its total are `wc -l` of today's projects, not of an old one."""
+    page = (TEMPLATE / "docs" / "light-core.md").read_text()
+    projects = {"default": bake(), "the REST": bake(use_rest=True), "every add-on": bake(**BOARD)}
+
+    def lines(project, name):
+        path = project / name.replace("<slug>", project.name)
+        return len(path.read_text().splitlines()) if path.exists() else 0  # 0: the file is gone
+
+    checked = 0
+    for first, after in re.findall(r"^\| (`[^|]+`[^|]*) \| [^|]+ \| (\d[^|]*) \|", page, re.MULTILINE):
+        names = re.findall(r"`(<slug>/\w+\.py|gunicorn\.conf\.py)`", first)
+        if len(names) != 1:
+            continue  # not a file of its own
+        counts = [
+            ("default", after.split()[0]),
+            *[(which, n) for n, which in re.findall(r"\((\d+) with (the REST|every add-on)", after)],
+        ]
+        for which, count in counts:
+            assert int(count) == lines(projects[which], names[0]), f"{names[0]}, {which}: the page says {count}"
+            checked += 1
+    assert checked >= 6, "the table's rows were not found"
+    default = projects["default"]
+    code = [default / "gunicorn.conf.py", default / "manage.py", *(default / default.name).glob("*.py")]
+    assert f"went from 793 lines to {sum(len(path.read_text().splitlines()) for path in code)}." in page

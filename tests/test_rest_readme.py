@@ -28,8 +28,9 @@ def test_the_readmes_add_a_resource_steps_give_a_working_documented_endpoint(bak
     settings.write_text(settings.read_text().replace('    "my_project.api",', '    "notes",\n    "my_project.api",', 1))
     for path, code in [("notes/models.py", model), ("my_project/api/serializers.py", serializer)]:
         (project / path).write_text((project / path).read_text() + "\n\n" + code)
-    for path, code in [("my_project/api/views.py", viewset), ("my_project/api/tests.py", test)]:
-        (project / path).write_text((project / path).read_text() + "\n\n" + code)
+    views = project / "my_project/api/views.py"
+    views.write_text(views.read_text() + "\n\n" + viewset)
+    (project / "my_project/api/tests/test_notes.py").write_text(test)
     urls = project / "my_project/api/urls.py"
     router = "router = routers.DefaultRouter()"
     assert router in urls.read_text(), "the README says the route goes under `router = ...`"
@@ -41,7 +42,7 @@ def test_the_readmes_add_a_resource_steps_give_a_working_documented_endpoint(bak
             "python",
             "-m",
             "pytest",
-            "my_project/api/tests.py",
+            "my_project/api/tests/test_notes.py",
             "-k",
             "test_users_see_only_their_own_notes",
             "-p",

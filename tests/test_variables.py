@@ -30,7 +30,10 @@ from template_facts import variables  # noqa: E402  (the docs' own reader of .en
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 # Variables the code reads only when another variable says so: the values that make it read them.
-CONDITIONS = {"REDIS_SSL_CERT_REQS": {"REDIS_URL": "rediss://127.0.0.1:6379/0"}}
+CONDITIONS = {
+    "REDIS_SSL_CERT_REQS": {"REDIS_URL": "rediss://127.0.0.1:6379/0"},
+    "DATABASE_POOL_SIZE": {"DATABASE_URL": "postgres://127.0.0.1:5432/postgres"},  # the pool is PostgreSQL's
+}
 # Variables Heroku sets itself: app.json must not set them, or it would override the platform.
 PLATFORM_SET = {
     "PORT": "the port the router sends requests to",

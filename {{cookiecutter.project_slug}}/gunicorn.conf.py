@@ -1,15 +1,12 @@
 """
-gunicorn settings; the Procfile's `web:` line runs `gunicorn`, which reads them from this folder.
-
-Numbers fit Heroku's router: it gives up on a request after 30 s and keeps idle connections open for 90 s.
-https://docs.gunicorn.org/en/stable/settings.html
+gunicorn settings, read by the Procfile's `gunicorn`. Numbers fit Heroku's router: it gives up on a request after
+30 s and keeps idle connections open for 90 s. https://docs.gunicorn.org/en/stable/settings.html
 """
 
 import os
 
-# gevent serves each connection in a greenlet, not a thread: clients that send slowly (slowloris, slow POST)
-# or hold idle connections cost a little memory each, and the site keeps answering everyone else.
-# https://docs.gunicorn.org/en/stable/design.html#async-workers
+# Each connection in a greenlet, not a thread: clients that send slowly (slowloris, slow POST) or hold idle
+# connections cost a little memory each. https://docs.gunicorn.org/en/stable/design.html#async-workers
 worker_class = "gevent"
 worker_connections = 10_000  # per worker process
 WEB_CONCURRENCY = os.environ.get("WEB_CONCURRENCY", "2")

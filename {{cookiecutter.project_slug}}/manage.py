@@ -9,8 +9,7 @@ def main():
     """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
     if sys.argv[1:2] == ["collectstatic"]:
-        # Heroku's buildpack runs collectstatic while it builds, maybe before any config var is set; it signs
-        # and serves nothing, so it needs no real key or host.
+        # A build step (Heroku's buildpack runs it maybe before any config var is set): it signs and serves nothing.
         os.environ.setdefault("SECRET_KEY", "collectstatic-signs-nothing")
         os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     from django.core.management import execute_from_command_line

@@ -104,15 +104,3 @@ def test_powerful_features_are_denied_and_other_sites_cannot_embed_or_open_us(cl
 def test_https_answers_pin_https_for_a_year_and_plain_http_ones_do_not(client, db):
     assert client.get("/")["Strict-Transport-Security"] == "max-age=31536000"  # no subdomains, no preload
     assert "Strict-Transport-Security" not in Client().get("/healthz")  # browsers ignore it over HTTP
-{% if cookiecutter.use_realtime %}
-
-
-def test_pages_may_open_the_real_time_socket_and_nothing_else(manage):
-    show = "from django.conf import settings; print(*settings.SECURE_CSP['connect-src'])"
-    production = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com,.example.org"}
-    default = manage("shell", "--no-imports", "-c", show, **production, REALTIME_PORT="8001")
-    sources = "'self' ws://example.com:8001/ws ws://example.org:8001/ws ws://*.example.org:8001/ws"
-    assert default.stdout == sources + "\n", default.stderr  # ws: sources allow wss: too
-    url = manage("shell", "--no-imports", "-c", show, **production, REALTIME_URL="wss://rt.example.com/ws")
-    assert url.stdout == "'self' wss://rt.example.com/ws\n", url.stderr
-{% endif %}

@@ -57,7 +57,9 @@ def test_postgres_urls_select_the_postgresql_engine_with_a_connection_pool(load_
     )
     assert database["default"]["CONN_HEALTH_CHECKS"] is True  # the pool checks a connection before lending it
     # gunicorn's gevent worker serves each client in a greenlet: a pool bounds the connections they open.
-    assert database["default"]["OPTIONS"]["pool"] == {"max_size": 4, "timeout": 10}
+    assert database["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
+    small = load_settings(**PRODUCTION_ENV, DATABASE_URL="postgres://db.example/app", DATABASE_POOL_SIZE="1")
+    assert small.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] == 1  # min_size 1: any size of 1 or more works
     assert database["default"].get("CONN_MAX_AGE", 0) == 0  # Django refuses persistent connections with a pool
 
 

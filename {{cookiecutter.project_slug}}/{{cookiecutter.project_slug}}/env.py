@@ -1,9 +1,7 @@
 """
-Environment variables, read strictly. django-environ reads `.env` and parses DATABASE_URL; these getters stop
-start-up with one line that names the variable and the fix, and never show its value (it may be a secret).
-On its own, django-environ reads DEBUG=ture as false and keeps the spaces in "a.com, b.com".
-
-https://django-environ.readthedocs.io/
+Environment variables, read strictly. django-environ reads .env and parses DATABASE_URL (it alone would read
+DEBUG=ture as false); these getters stop start-up with one line that names the variable and the fix, and never
+show its value, which may be a secret. https://django-environ.readthedocs.io/
 """
 
 import os
@@ -17,7 +15,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 REQUIRED = object()
 BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
-DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
 
 
 class EnvVarError(ImproperlyConfigured):
@@ -49,7 +46,6 @@ def number(name, default):
 
 
 def names(name, default=REQUIRED):
-    """A comma-separated list, each item stripped."""
     return get(name, default, lambda value: [item.strip() for item in value.split(",") if item.strip()])
 
 
@@ -66,12 +62,11 @@ def database(name, default):
                 config = environ.Env.db_url_config(url)
             except Exception:  # noqa: BLE001 (any URL it cannot read is a bad value)
                 config = {}
-        if config.get("ENGINE") not in DATABASE_ENGINES:
+        if config.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
             raise ValueError
         return config
 
-    rule, example = "a PostgreSQL or SQLite URL", "postgres://user:password@host:5432/name"
-    return get(name, default, parse, rule, example) if os.environ.get(name, "").strip() else parse(default)
+    return get(name, parse(default), parse, "a PostgreSQL or SQLite URL", "postgres://user:password@host:5432/name")
 {% if cookiecutter.use_rest %}
 
 

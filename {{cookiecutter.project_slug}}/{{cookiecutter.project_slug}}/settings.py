@@ -1,6 +1,5 @@
-"""
-The one settings module: every value comes from an environment variable (12-factor), or for local work from the
-git-ignored .env beside manage.py. .env.example explains each one. https://docs.djangoproject.com/en/6.1/ref/settings/
+"""The one settings module: every value comes from an environment variable (12-factor), or for local work from
+the git-ignored .env beside manage.py. .env.example explains each one. https://docs.djangoproject.com/en/6.1/ref/settings/
 """
 
 from pathlib import Path
@@ -13,8 +12,7 @@ from . import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 env.read_env_file(BASE_DIR / ".env")
 
-# SECURITY WARNING: don't run with debug turned on in production!
-DEBUG = env.boolean("DEBUG", default=False)
+DEBUG = env.boolean("DEBUG", default=False)  # SECURITY WARNING: don't run with debug turned on in production!
 # SECURITY WARNING: keep the secret key used in production secret! Required unless DEBUG is on.
 SECRET_KEY = env.get("SECRET_KEY", default="django-insecure-development-only" if DEBUG else env.REQUIRED)
 ALLOWED_HOSTS = env.names("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else env.REQUIRED)
@@ -77,9 +75,9 @@ TEMPLATES = [
 # https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a database restart costs no request
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # gunicorn serves every client in a greenlet of its own: they share a few connections per worker
-    DATABASES["default"]["OPTIONS"] = {"pool": {"max_size": env.number("DATABASE_POOL_SIZE", 4), "timeout": 10}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # greenlets share a few connections per worker
+    POOL = {"min_size": 1, "max_size": env.number("DATABASE_POOL_SIZE", 4), "timeout": 10}  # timeout: seconds to wait
+    DATABASES["default"]["OPTIONS"] = {"pool": POOL}
 
 # Cache: Redis when REDIS_URL is set (rediss:// for TLS), else per-process memory
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
@@ -108,7 +106,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-TIME_ZONE = "UTC"  # https://docs.djangoproject.com/en/6.1/topics/i18n/timezones/
+# https://docs.djangoproject.com/en/6.1/topics/i18n/
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
 
 # Static files: hashed, compressed and served by whitenoise with far-future cache headers
 # https://whitenoise.readthedocs.io/en/stable/django.html
@@ -153,12 +154,11 @@ PERMISSIONS_POLICY = dict.fromkeys(["camera", "geolocation", "hid", "microphone"
 
 # Logging: everything to stderr, so 500 tracebacks show in `heroku logs` even with DEBUG off
 # https://docs.djangoproject.com/en/6.1/topics/logging/
-LOG_LEVEL = env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "root": {"handlers": ["stderr"], "level": env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], "INFO")},
     "loggers": {"django": {"handlers": [], "level": "INFO"}},  # not also Django's own console handler: no doubles
 }
 {% if cookiecutter.use_rest %}

@@ -1,8 +1,4 @@
-"""
-URL configuration: the one place that maps paths to views.
-
-https://docs.djangoproject.com/en/6.1/topics/http/urls/
-"""
+"""URL configuration: the one place that maps paths to views. https://docs.djangoproject.com/en/6.1/topics/http/urls/"""
 
 from django.contrib import admin
 from django.urls import {% if cookiecutter.use_rest or cookiecutter.use_realtime %}include, {% endif %}path

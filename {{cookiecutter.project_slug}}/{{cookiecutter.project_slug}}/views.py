@@ -1,9 +1,4 @@
-"""
-Views of the core project: the home page and a health check for the platform.
-
-Add a view here, map it in urls.py, and test it in tests/test_views.py.
-https://docs.djangoproject.com/en/6.1/topics/http/views/
-"""
+"""The home page and /healthz. Add a view here, map it in urls.py. https://docs.djangoproject.com/en/6.1/topics/http/views/"""
 
 import logging
 
@@ -20,7 +15,7 @@ from redis import RedisError
 
 logger = logging.getLogger(__name__)
 
-PROJECT_NAME = "My Project"
+PROJECT_NAME = {{ cookiecutter.project_name|pyrepr }}
 
 
 def home(request):
@@ -37,7 +32,7 @@ def favicon(request):
 
 @never_cache
 def healthz(request):
-    """503 when the database does not answer, which needs the platform's action. A Redis outage only makes it
+    """503 when the database does not answer, which needs the platform's action; a Redis outage only makes it
     "degraded": pages go on without the cache, and restarting the app would not bring Redis back."""
     answer = {"status": "ok", "database": "ok", "cache": "ok"}
     try:
@@ -46,14 +41,10 @@ def healthz(request):
     except DatabaseError as error:
         logger.error("Health check: the database (DATABASE_URL) did not answer: %s", error)
         answer.update(status="error", database="unavailable")
-    if settings.REDIS_URL and not redis_answers():
-        answer.update(status="degraded" if answer["status"] == "ok" else "error", cache="unavailable")
-    return JsonResponse(answer, status=503 if answer["database"] != "ok" else 200)
-
-
-def redis_answers():
     try:
-        return get_redis_connection().ping()
+        if settings.REDIS_URL:  # else the cache is each process's own memory
+            get_redis_connection().ping()
     except RedisError as error:
         logger.warning("Health check: Redis (REDIS_URL) did not answer: %s", error)
-        return False
+        answer.update(status="degraded" if answer["status"] == "ok" else "error", cache="unavailable")
+    return JsonResponse(answer, status=503 if answer["database"] != "ok" else 200)

@@ -1,8 +1,4 @@
-"""
-WSGI entry point, served by gunicorn (see gunicorn.conf.py and the Procfile).
-
-https://docs.djangoproject.com/en/6.1/howto/deployment/wsgi/
-"""
+"""The WSGI application gunicorn serves (Procfile). https://docs.djangoproject.com/en/6.1/howto/deployment/wsgi/"""
 
 import os
 

@@ -1,4 +1,5 @@
-"""The demo page and its endpoints: the token, and sending through Django without storing anything."""
+"""The demo page and its endpoints (the token, sending through Django without storing anything), and the one socket
+the Content-Security-Policy lets pages open."""
 
 import pytest
 from django.apps import apps
@@ -82,3 +83,13 @@ def test_an_empty_message_publishes_nothing(client, user, published, django_capt
 def test_the_add_on_has_no_models_so_removing_it_leaves_no_table(db):
     assert list(apps.get_app_config("realtime").get_models()) == []
     assert not [table for table in connection.introspection.table_names() if table.startswith("realtime_")]
+
+
+def test_pages_may_open_the_real_time_socket_and_nothing_else(manage):
+    show = "from django.conf import settings; print(*settings.SECURE_CSP['connect-src'])"
+    production = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com,.example.org"}
+    default = manage("shell", "--no-imports", "-c", show, **production, REALTIME_PORT="8001")
+    sources = "'self' ws://example.com:8001/ws ws://example.org:8001/ws ws://*.example.org:8001/ws"
+    assert default.stdout == sources + "\n", default.stderr  # ws: sources allow wss: too
+    url = manage("shell", "--no-imports", "-c", show, **production, REALTIME_URL="wss://rt.example.com/ws")
+    assert url.stdout == "'self' wss://rt.example.com/ws\n", url.stderr
