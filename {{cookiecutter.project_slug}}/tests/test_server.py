@@ -45,8 +45,8 @@ class Web:
             "PORT": "0",  # any free port: gunicorn says which
             "WEB_CONCURRENCY": "1",
             # After SIGTERM, gunicorn answers for graceful_timeout (20 s, within the platform's 30) before it
-            # closes idle connections; 2 s here, so the test need not wait.
-            "GUNICORN_CMD_ARGS": "--graceful-timeout 2",
+            # closes idle connections; 1 s here, so the test need not wait.
+            "GUNICORN_CMD_ARGS": "--graceful-timeout 1",
         }
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
