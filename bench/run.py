@@ -398,6 +398,7 @@ def build_bare(core, core_project, django_pin=None):
     pins = (core_project / "requirements.txt").read_text()
     django_pin = django_pin or re.search(r"^Django==\S+", pins, re.M).group(0)
     gunicorn_pin = re.search(r"^gunicorn==\S+", pins, re.M).group(0)
+    gevent_pin = re.search(r"^gevent==\S+", pins, re.M).group(0)  # the core's gunicorn.conf.py names its worker
     django_only = venv(django_pin + "\n", core.python)
     name = "bare" if django_pin in pins else f"bare-{django_pin.split('==')[1]}"
     pristine = WORK / "pristine" / name
@@ -415,7 +416,7 @@ def build_bare(core, core_project, django_pin=None):
         settings.write("\n# bench/run.py: production mode for the comparison\nDEBUG = False\n")
         settings.write(f"ALLOWED_HOSTS = {PRODUCTION_ENV['ALLOWED_HOSTS'].split(',')!r}\n")
     shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
-    bin_dir = venv(f"{django_pin}\n{gunicorn_pin}\n", core.python)
+    bin_dir = venv(f"{django_pin}\n{gunicorn_pin}\n{gevent_pin}\n", core.python)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir))
     label = "bare startproject" if name == "bare" else f"bare startproject, {django_pin.replace('==', ' ')}"
     bare = Contender(name=label, kind="bare", cwd=serve, bin=bin_dir, app="bare.wsgi:application",
@@ -494,9 +495,9 @@ def build_ccd(path, about, core, database_url, redis_url):
 
 
 def server_command(contender):
-    # The core's worker class extends gunicorn internals of the version the core pins; cookiecutter-django
-    # pins its own gunicorn, so it runs gthread, the class that worker extends, with the same settings.
-    worker = ["-k", "gthread"] if contender.kind == "ccd" else []
+    # The core's gunicorn.conf.py names gevent's worker, which cookiecutter-django does not install: it runs
+    # gunicorn's gthread worker with 4 threads, as the core did before, and the core's other settings.
+    worker = ["-k", "gthread", "--threads", "4"] if contender.kind == "ccd" else []
     return [str(contender.bin / "gunicorn"), "-c", "gunicorn.conf.py", *worker, "-b", f"127.0.0.1:{contender.port}",
             contender.app]  # fmt: skip
 
@@ -950,8 +951,8 @@ def ccd_report(data):
         "",
         "The benchmark copies it without its venv, gives it a fresh PostgreSQL database (`manage.py migrate`), "
         "the core's `gunicorn.conf.py` and `WEB_CONCURRENCY=1`, with gunicorn's own `gthread` worker class "
-        "(`-k gthread`): the core's worker class extends internals of the gunicorn the core pins, and "
-        "cookiecutter-django pins another.",
+        "and 4 threads (`-k gthread --threads 4`): the core's `gevent` worker needs gevent, which "
+        "cookiecutter-django does not install.",
         "",
         f"Environment (its production settings read these; dummy S3 and Mailgun credentials): `{shown}`.",
         "",
@@ -1158,7 +1159,10 @@ def report(data, plan, quick):
     lines += [""]
 
     # Throughput
-    lines += ["## 4. Throughput and latency (gunicorn gthread, 1 worker x 4 threads, 127.0.0.1)", ""]
+    lines += [
+        "## 4. Throughput and latency (gunicorn, 1 worker: gevent; cookiecutter-django gthread x 4, 127.0.0.1)",
+        "",
+    ]
     lines += ["Servers (same `gunicorn.conf.py`, `WEB_CONCURRENCY=1`, bound to 127.0.0.1):", ""]
     for c in data["contenders"]:
         env = " ".join(f"{k}={v}" for k, v in {**c.env, "WEB_CONCURRENCY": 1, "PORT": "$PORT"}.items())
@@ -1342,7 +1346,7 @@ def plots(data, plan, out):
         axis.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("requests/s (median, min-max whiskers)")
     axes[0].legend(fontsize=8)
-    figure.suptitle("Throughput: gunicorn gthread, 1 worker x 4 threads, 2 shared cores")
+    figure.suptitle("Throughput: gunicorn, 1 worker (gevent; cookiecutter-django: gthread x 4), 2 shared cores")
     figure.tight_layout()
     figure.savefig(out / "throughput.png", dpi=110)
     plt.close(figure)
