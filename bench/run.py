@@ -398,7 +398,8 @@ def build_bare(core, core_project, django_pin=None):
     pins = (core_project / "requirements.txt").read_text()
     django_pin = django_pin or re.search(r"^Django==\S+", pins, re.M).group(0)
     gunicorn_pin = re.search(r"^gunicorn==\S+", pins, re.M).group(0)
-    gevent_pin = re.search(r"^gevent==\S+", pins, re.M).group(0)  # the core's gunicorn.conf.py names its worker
+    # gevent: the core's gunicorn.conf.py names its worker; django-redis and redis: the copied /healthz imports them
+    server_pins = [re.search(rf"^{name}==\S+", pins, re.M).group(0) for name in ("gevent", "django-redis", "redis")]
     django_only = venv(django_pin + "\n", core.python)
     name = "bare" if django_pin in pins else f"bare-{django_pin.split('==')[1]}"
     pristine = WORK / "pristine" / name
@@ -415,8 +416,9 @@ def build_bare(core, core_project, django_pin=None):
     with open(serve / "bare" / "settings.py", "a") as settings:
         settings.write("\n# bench/run.py: production mode for the comparison\nDEBUG = False\n")
         settings.write(f"ALLOWED_HOSTS = {PRODUCTION_ENV['ALLOWED_HOSTS'].split(',')!r}\n")
+        settings.write('REDIS_URL = ""  # the copied /healthz reads it; the core runs without Redis here too\n')
     shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
-    bin_dir = venv(f"{django_pin}\n{gunicorn_pin}\n{gevent_pin}\n", core.python)
+    bin_dir = venv("\n".join([django_pin, gunicorn_pin, *server_pins]) + "\n", core.python)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir))
     label = "bare startproject" if name == "bare" else f"bare startproject, {django_pin.replace('==', ' ')}"
     bare = Contender(name=label, kind="bare", cwd=serve, bin=bin_dir, app="bare.wsgi:application",
