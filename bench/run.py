@@ -397,7 +397,7 @@ def build_bare(core, core_project, django_pin=None):
     the same Python, DEBUG=False, and the same /healthz view."""
     pins = (core_project / "requirements.txt").read_text()
     django_pin = django_pin or re.search(r"^Django==\S+", pins, re.M).group(0)
-    gunicorn_pin = re.search(r"^gunicorn==\S+", pins, re.M).group(0)
+    gunicorn_pin = re.search(r"^gunicorn(\[\w+\])?==\S+", pins, re.M).group(0)
     # gevent: the core's gunicorn.conf.py names its worker; django-redis and redis: the copied /healthz imports them
     server_pins = [re.search(rf"^{name}==\S+", pins, re.M).group(0) for name in ("gevent", "django-redis", "redis")]
     django_only = venv(django_pin + "\n", core.python)

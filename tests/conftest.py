@@ -100,10 +100,13 @@ def project_python(project):
     return python
 
 
-def project_venv(project, python=None):
-    """A virtualenv, made with the project's own Python, with requirements-dev.txt installed; returns bin/."""
+def project_venv(project, python=None, requirements_file="requirements-dev.txt"):
+    """A virtualenv, made with the project's own Python, with requirements-dev.txt installed; returns bin/.
+    requirements_file="requirements.txt": only what the platform installs for production."""
     python = python or project_python(project)
-    requirements = "".join((project / name).read_text() for name in ["requirements.txt", "requirements-dev.txt"])
+    requirements = requirements_file + "".join(
+        (project / name).read_text() for name in ["requirements.txt", "requirements-dev.txt"]
+    )
     version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
     key = hashlib.sha256((version.stdout.decode() + requirements).encode()).hexdigest()[:16]
     venv = VENV_CACHE / key
@@ -114,7 +117,7 @@ def project_venv(project, python=None):
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([python, "-m", "venv", str(venv)], check=True)
             pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-            subprocess.run([*pip, "-r", str(project / "requirements-dev.txt")], check=True, cwd=project)
+            subprocess.run([*pip, "-r", str(project / requirements_file)], check=True, cwd=project)
             (venv / "ready").write_text(requirements)
     return venv / "bin"
 

@@ -176,7 +176,8 @@ def test_djangos_checks_pass_with_production_settings(project):
 
 
 def test_the_procfile_web_command_serves_the_app_and_hashed_static_files(project):
-    _, path, bin_dir = project
+    _, path, _ = project
+    bin_dir = project_venv(path, requirements_file="requirements.txt")  # what the platform installs, no more
     # The buildpack's build step: collectstatic with no runtime configuration at all.
     run(["python", "manage.py", "collectstatic", "--noinput"], path, bin_dir)
     web = ProcfileProcess(path, "web", bin_dir, {**PRODUCTION_ENV, "WEB_CONCURRENCY": "1"})

@@ -1,5 +1,6 @@
 """The home page and the health check that the platform polls."""
 
+import django
 from django.db import OperationalError, connection
 
 from {{ cookiecutter.project_slug }}.views import PROJECT_NAME
@@ -10,6 +11,12 @@ def test_home_page_shows_the_project(client):
     assert response.status_code == 200
     assert response.context["project_name"] == PROJECT_NAME
     assert "It works" in response.text
+
+
+def test_strangers_are_not_told_the_django_version_and_developers_are(client, settings):
+    assert django.get_version() not in client.get("/").text  # production: a version tells attackers what to try
+    settings.DEBUG = True
+    assert f"It works: Django {django.get_version()} is serving this page." in client.get("/").text
 
 
 def test_favicon_ico_leads_to_the_sites_icon(client):

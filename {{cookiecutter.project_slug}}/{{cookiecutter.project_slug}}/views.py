@@ -21,7 +21,8 @@ PROJECT_NAME = {{ cookiecutter.project_name|pyrepr }}
 def home(request):
     # Add-ons announce themselves: their AppConfig has a `home_url` to link from this page.
     addons = [config for config in apps.get_app_configs() if getattr(config, "home_url", None)]
-    context = {"project_name": PROJECT_NAME, "addons": addons, "django_version": django.get_version()}
+    version = django.get_version() if settings.DEBUG else None  # strangers need not know what to attack
+    context = {"project_name": PROJECT_NAME, "addons": addons, "django_version": version}
     return render(request, "home.html", context)
 
 
