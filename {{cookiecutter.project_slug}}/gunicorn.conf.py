@@ -5,6 +5,8 @@ gunicorn settings, read by the Procfile's `gunicorn`. Numbers fit Heroku's route
 
 import os
 
+import gevent
+
 # Each connection in a greenlet, not a thread: clients that send slowly (slowloris, slow POST) or hold idle
 # connections cost a little memory each. https://docs.gunicorn.org/en/stable/design.html#async-workers
 worker_class = "gevent"
@@ -20,5 +22,8 @@ keepalive = 95  # outlive the router's 90 s idle connections, so it never reuses
 accesslog = "-"  # stdout
 # Heroku's router gives each request an X-Request-ID and logs it: find a request in both logs with it.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}i)s'
-errorlog = "-"  # stderr
 control_socket_disable = True  # else gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl, shared by every server here
+
+
+def post_request(worker, req, environ, resp):  # a server hook: https://docs.gunicorn.org/en/stable/settings.html
+    gevent.sleep(0)  # the worker's other clients get a turn: else a client that sends at once keeps the worker

@@ -6,10 +6,8 @@ import sys
 
 
 def main():
-    """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
-    if sys.argv[1:2] == ["collectstatic"]:
-        # A build step (Heroku's buildpack runs it maybe before any config var is set): it signs and serves nothing.
+    if sys.argv[1:2] == ["collectstatic"]:  # a build step, maybe before any config var is set: it signs nothing
         os.environ.setdefault("SECRET_KEY", "collectstatic-signs-nothing")
         os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     from django.core.management import execute_from_command_line

@@ -33,8 +33,7 @@ def favicon(request):
 
 @never_cache
 def healthz(request):
-    """503 when the database does not answer, which needs the platform's action; a Redis outage only makes it
-    "degraded": pages go on without the cache, and restarting the app would not bring Redis back."""
+    """503 when the database does not answer (the platform must act); a Redis outage only makes it "degraded"."""
     answer = {"status": "ok", "database": "ok", "cache": "ok"}
     try:
         with connection.cursor() as cursor:
