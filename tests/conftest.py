@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -270,3 +271,13 @@ def web_and_realtime(project, bin_dir, env):
     realtime = ProcfileProcess(project, "realtime", bin_dir, env, port_variable="REALTIME_PORT")
     web = ProcfileProcess(project, "web", bin_dir, {**env, "REALTIME_PORT": str(realtime.port)})
     return {"web": web, "realtime": realtime}
+
+
+def own_suite(path, bin_dir, **env):
+    """Run the project's own pytest with this run's Redis and its promise that services are there."""
+    passed = {name: os.environ[name] for name in ("REDIS_URL", "REQUIRE_SERVICES") if name in os.environ}
+    result = run(["pytest", "-q"], path, bin_dir, {**passed, **env})
+    summary = result.stdout.strip().splitlines()[-1]  # "12 passed in 3.45s": no failure, error or warning
+    assert re.fullmatch(r"\d+ passed(, \d+ skipped)? in .*", summary), result.stdout
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        assert " skipped" not in result.stdout, result.stdout

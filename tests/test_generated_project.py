@@ -3,7 +3,6 @@
 import http.cookiejar
 import http.server
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from .conftest import (
     combination_param,
     free_port,
     fresh_database,
+    own_suite,
     procfile,
     project_venv,
     run,
@@ -35,16 +35,6 @@ from .conftest import (
 
 HTTPS = {"X-Forwarded-Proto": "https"}
 ROUTED = {"X-Request-ID": "5c2b8e4e-4b7a-4f0c-9d3e-0a1b2c3d4e5f"}  # Heroku's router gives each request one
-
-
-def own_suite(path, bin_dir, **env):
-    """Run the project's own pytest with this run's Redis and its promise that services are there."""
-    passed = {name: os.environ[name] for name in ("REDIS_URL", "REQUIRE_SERVICES") if name in os.environ}
-    result = run(["pytest", "-q"], path, bin_dir, {**passed, **env})
-    summary = result.stdout.strip().splitlines()[-1]  # "12 passed in 3.45s": no failure, error or warning
-    assert re.fullmatch(r"\d+ passed(, \d+ skipped)? in .*", summary), result.stdout
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        assert " skipped" not in result.stdout, result.stdout
 
 
 @pytest.fixture(params=[combination_param(answers) for answers in [*ADDON_COMBINATIONS, BOARD]])

@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 
-from .conftest import project_venv, run
-from .test_generated_project import own_suite
+from .conftest import own_suite, project_venv, run
 
 # What docs/light-core.md says to remove, file by file: the lines that name the add-on, and the blocks that start
 # at a line and run to the next blank line ("blank"), the end of the file ("end") or the next section ("section").
