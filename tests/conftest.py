@@ -8,6 +8,7 @@ Shared fixtures for the template's tests: bakes, virtualenvs and services.
   them skip with the reason; with REQUIRE_SERVICES=1 (as in .ci/run) a missing service fails.
 """
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -144,13 +145,34 @@ EXAMPLE_URLS = {
 
 
 def fresh_database(name):
-    """A new, empty PostgreSQL database next to DATABASE_URL's; returns its URL."""
+    """A new, empty PostgreSQL database next to DATABASE_URL's; returns its URL.
+
+    The name gets this process's id, so two suite runs against one server (or two xdist workers)
+    never drop each other's databases; the process drops its own when it exits.
+    """
     admin_url = service_url("DATABASE_URL")
+    name = f"{name}_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        for database in (name, f"test_{name}"):  # pytest-django's test database too
-            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        drop_databases(connection, name)
         connection.execute(f'CREATE DATABASE "{name}"')
+    if not CREATED_DATABASES:
+        atexit.register(drop_created_databases, admin_url)
+    CREATED_DATABASES.append(name)
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+CREATED_DATABASES = []
+
+
+def drop_databases(connection, name):
+    for database in (name, f"test_{name}"):  # pytest-django's test database too
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def drop_created_databases(admin_url):
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        for name in CREATED_DATABASES:
+            drop_databases(connection, name)
 
 
 def free_port():

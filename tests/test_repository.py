@@ -254,3 +254,25 @@ def test_following_the_release_procedure_leaves_changelog_and_tags_agreeing(scra
     assert (
         git(origin, "cat-file", "-t", f"v{version}").stdout.strip() == "tag"
     )  # annotated: it has a date and a message
+
+
+def test_two_suite_runs_against_one_postgresql_server_keep_their_own_databases():
+    """A second run's fresh_database must not drop the first run's; each run drops its own when it ends."""
+    import psycopg
+
+    from .conftest import service_url
+
+    admin_url = service_url("DATABASE_URL")
+    make = "from tests.conftest import fresh_database; print(fresh_database('ldj_probe'), flush=True); input()"
+    command = [sys.executable, "-c", make]
+    with subprocess.Popen(command, cwd=TEMPLATE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as first:
+        first_url = first.stdout.readline().strip()
+        second_url = subprocess.run(command, cwd=TEMPLATE, input="\n", capture_output=True, text=True).stdout.strip()
+        assert first_url != second_url
+        with psycopg.connect(first_url) as connection:  # still there while its run goes on
+            assert connection.execute("select current_database()").fetchone()[0] == first_url.rsplit("/", 1)[1]
+        first.communicate("\n")
+    with psycopg.connect(admin_url) as connection:
+        names = {url.rsplit("/", 1)[1] for url in (first_url, second_url)}
+        left = connection.execute("select datname from pg_database where datname = any(%s)", [list(names)]).fetchall()
+    assert left == [], "a run leaves no database behind"
