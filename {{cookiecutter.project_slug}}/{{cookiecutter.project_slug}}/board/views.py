@@ -14,7 +14,9 @@ The API, under /api/board/ (see the schema at /api/docs/):
     PATCH  tasks/ID/     change or move it: If-Match required (428 without), 412 if stale
     PUT    tasks/ID/     replace it: the same rules
     DELETE tasks/ID/     the same rules
-    GET    sprints/      the sprints, to group tasks by
+    GET    sprints/      the sprints, to group tasks by (sprints/ID/: one), with ETags as tasks/
+
+Every request: an If-Match or If-None-Match that is neither * nor ETags in double quotes -> 400.
 """
 
 from django.contrib.auth import get_user_model
@@ -33,7 +35,7 @@ from rest_framework.response import Response
 from ..realtime.publish import token_for
 from ..realtime.views import socket_url
 from . import events
-from .conditional import cacheable, etag_of, if_match_fails, validators
+from .conditional import Preconditions, cacheable, etag_of, if_match_fails, if_none_match_fails, validators
 from .models import Sprint, Task
 from .serializers import SprintSerializer, StaleTaskSerializer, TaskSerializer
 
@@ -93,6 +95,9 @@ LAST_MODIFIED = OpenApiParameter(
     description="When the task changed.",
 )
 NOT_MODIFIED = OpenApiResponse(description="Not Modified: your copy, the one with that ETag, is current. No body.")
+MALFORMED = OpenApiResponse(
+    {"$ref": "#/components/schemas/Error"}, description="If-Match or If-None-Match is neither * nor quoted ETags."
+)
 STALE = OpenApiResponse(StaleTaskSerializer, description="Precondition Failed: the task changed since you read it.")
 NO_IF_MATCH = OpenApiResponse(
     {"$ref": "#/components/schemas/Error"}, description="Precondition Required: the If-Match header is missing."
@@ -105,17 +110,19 @@ CHANGE = {
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=[IF_NONE_MATCH, ETAG], responses={200: TaskSerializer(many=True), 304: NOT_MODIFIED}
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: TaskSerializer(many=True), 304: NOT_MODIFIED, 400: MALFORMED},
     ),
     retrieve=extend_schema(
-        parameters=[IF_NONE_MATCH, ETAG, LAST_MODIFIED], responses={200: TaskSerializer, 304: NOT_MODIFIED}
+        parameters=[IF_NONE_MATCH, ETAG, LAST_MODIFIED],
+        responses={200: TaskSerializer, 304: NOT_MODIFIED, 400: MALFORMED},
     ),
     create=extend_schema(parameters=[ETAG, LAST_MODIFIED]),
     update=extend_schema(**CHANGE),
     partial_update=extend_schema(**CHANGE),
-    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 412: STALE, 428: NO_IF_MATCH}),
+    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 400: MALFORMED, 412: STALE, 428: NO_IF_MATCH}),
 )
-class TaskViewSet(viewsets.ModelViewSet):
+class TaskViewSet(Preconditions, viewsets.ModelViewSet):
     """The board's tasks. Reads carry ETags; every change needs the current one in If-Match."""
 
     queryset = Task.objects.select_related("assignee", "updated_by")
@@ -168,20 +175,23 @@ class TaskViewSet(viewsets.ModelViewSet):
 
     def check_if_match(self, task):
         """None when the request may change `task`; else the answer: 428 without If-Match, 412 if stale."""
-        if "HTTP_IF_MATCH" not in self.request.META:
+        if "If-Match" not in self.request.headers:
             raise PreconditionRequired()
-        if if_match_fails(self.request, self.get_serializer(task).data["etag"]):
+        etag = self.get_serializer(task).data["etag"]
+        if if_match_fails(self.request, etag):
             return self.stale(task)
+        if if_none_match_fails(self.request, etag):  # it names the current version, or is *
+            return self.stale(task, "If-None-Match names this version of the task, so nothing was changed.")
         return None
 
-    def stale(self, task):
+    def stale(self, task, detail="{who} changed this task after you read it; this is how it is now."):
         """412 with the task as it is now, so the client can show what changed and let its user decide."""
         try:
             task.refresh_from_db()
         except Task.DoesNotExist:
             raise exceptions.NotFound("This task has been deleted.") from None
         current = self.get_serializer(task).data
-        detail = f"{task.updated_by or 'Someone'} changed this task after you read it; this is how it is now."
+        detail = detail.format(who=task.updated_by or "Someone")
         headers = validators(current["etag"], task.updated)
         return Response({"detail": detail, "current": current}, status.HTTP_412_PRECONDITION_FAILED, headers=headers)
 
@@ -190,9 +200,26 @@ class TaskViewSet(viewsets.ModelViewSet):
         return Response(data, code, headers=validators(data["etag"], task.updated))
 
 
-class SprintViewSet(viewsets.ReadOnlyModelViewSet):
-    """The sprints (made in the admin), to group the board's tasks by."""
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: SprintSerializer(many=True), 304: NOT_MODIFIED, 400: MALFORMED},
+    ),
+    retrieve=extend_schema(
+        parameters=[IF_NONE_MATCH, ETAG], responses={200: SprintSerializer, 304: NOT_MODIFIED, 400: MALFORMED}
+    ),
+)
+class SprintViewSet(Preconditions, viewsets.ReadOnlyModelViewSet):
+    """The sprints (made in the admin), to group the board's tasks by; with ETags, as the tasks."""
 
     queryset = Sprint.objects.all()
     serializer_class = SprintSerializer
     pagination_class = None
+
+    def list(self, request, *args, **kwargs):
+        data = self.get_serializer(self.get_queryset(), many=True).data
+        return cacheable(request, Response(data, headers=validators(etag_of(data))))
+
+    def retrieve(self, request, *args, **kwargs):
+        data = self.get_serializer(self.get_object()).data
+        return cacheable(request, Response(data, headers=validators(etag_of(data))))

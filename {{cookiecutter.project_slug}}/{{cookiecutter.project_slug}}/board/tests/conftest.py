@@ -8,6 +8,7 @@ from .. import events
 from conftest import ROUTER_HEADERS
 
 TASKS = "/api/board/tasks/"
+SPRINTS = "/api/board/sprints/"
 
 
 @pytest.fixture
