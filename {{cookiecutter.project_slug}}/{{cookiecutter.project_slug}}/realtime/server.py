@@ -16,7 +16,7 @@ https://www.tornadoweb.org/en/stable/websocket.html
 """
 
 import asyncio
-import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -31,11 +31,10 @@ import tornado.web
 import tornado.websocket
 from django.core import signing
 from django.http.request import validate_host
-from tornado.iostream import StreamBufferFullError, StreamClosedError
 
 from . import protocol
 from .broker import LocalBroker, RedisBroker
-from .protocol import SUBPROTOCOL, error_frame, json_frame, text_frame
+from .protocol import SUBPROTOCOL, encode, error_frame
 from .tokens import channel_namespace, check_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
@@ -43,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_CHANNELS_PER_SOCKET = 20
 PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is refused
 DEFAULT_PORTS = {"http": 80, "https": 443}
+RESYNC = encode({"type": "resync"})
 
 
 @dataclass
@@ -141,19 +141,15 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     connections = set()  # every open socket
     listeners = defaultdict(set)  # channel -> sockets subscribed to it
-    pinger = None  # the one task that pings them all (keep_alive)
 
     def initialize(self, config, broker):
         self.config, self.broker = config, broker
         self.channels = set()
+        self.pending = 0  # bytes handed to write_message() whose Future is not done yet
+        self.closing = False
 
     async def get(self, *args, **kwargs):
-        """The handshake: check origin, token and capacity before upgrading."""
-        # Tornado lets a request without Origin through (non-browser clients) and skips
-        # check_origin() for some same-origin cases, so the policy lives here, whole.
-        origin = self.request.headers.get("Origin")
-        if origin is not None and not origin_allowed(origin, self.config.allowed_origins, self.config.plain_http):
-            return self.refuse(403, "origin not allowed")
+        """The handshake: check token and capacity before upgrading (Tornado checks the origin)."""
         offered = [value.strip() for value in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         token = offered[1] if len(offered) == 2 and offered[0] == SUBPROTOCOL else ""
         self.first_channel = self.get_query_argument("channel", "")
@@ -178,52 +174,23 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         return True
 
     def check_origin(self, origin):
-        return True  # get() has already applied the allowlist
+        """Tornado asks whenever the request has an Origin header (browsers always send one)."""
+        allowed = origin_allowed(origin, self.config.allowed_origins, self.config.plain_http)
+        if not allowed:
+            logger.info("Refused a socket from %s: origin not allowed", self.request.remote_ip)
+        return allowed
 
     def select_subprotocol(self, subprotocols):
         return SUBPROTOCOL
 
-    def get_websocket_protocol(self):
-        tornados = super().get_websocket_protocol()
-        if tornados is None:  # a WebSocket version other than 13: Tornado answers 426
-            return None
-        return protocol.StrictProtocol(self, False, tornados.params)
-
     async def open(self):
         self.connections.add(self)
-        # Bytes that may wait for a slow socket; beyond this send() closes it instead.
-        self.ws_connection.stream.max_write_buffer_size = self.config.send_buffer_bytes
         self.rate_limit = RateLimit(self.config.rate_limit)
-        self.heard = time.monotonic()
-        if self.config.ping_interval > 0 and (self.pinger is None or self.pinger.done()):
-            SocketHandler.pinger = asyncio.create_task(self.keep_alive(self.config))
         await self.join(self.first_channel)
 
-    def on_pong(self, data):
-        self.heard = time.monotonic()
-
-    @classmethod
-    async def keep_alive(cls, config):
-        """Every ping_interval, ping every socket, and drop those silent for longer than
-        ping_interval + ping_timeout: they have left a ping unanswered for ping_timeout.
-
-        One task for the whole process: Tornado's own websocket_ping_interval runs a task per
-        socket, which cost 2.7 KB of memory per socket in the template's benchmark.
-        """
-        while cls.connections:
-            await asyncio.sleep(config.ping_interval)
-            silent_since = time.monotonic() - config.ping_interval - config.ping_timeout
-            for socket in list(cls.connections):
-                if socket.heard < silent_since:
-                    socket.drop("ping timed out")
-                else:
-                    with contextlib.suppress(tornado.websocket.WebSocketClosedError):
-                        socket.ping()
-
     async def on_message(self, message):
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        if self.closing:
             return  # frames that were on their way when we closed
-        self.heard = time.monotonic()
         if not self.rate_limit.allow():
             return self.close(1008, "rate limit exceeded")
         try:
@@ -238,11 +205,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             await self.join(request.channel)
         elif request.type == "unsubscribe":
             self.leave(request.channel)
-            self.send(json_frame({"type": "unsubscribed", "channel": request.channel}))
+            self.send(encode({"type": "unsubscribed", "channel": request.channel}))
         else:
-            self.send(json_frame({"type": "pong"}))
+            self.send(encode({"type": "pong"}))
+
+    def close(self, code=None, reason=None):
+        self.closing = True
+        super().close(code, reason)
 
     def on_close(self):
+        self.closing = True
         self.connections.discard(self)
         for channel in list(self.channels):
             self.leave(channel)
@@ -254,7 +226,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             self.channels.add(channel)
             self.listeners[channel].add(self)
         await self.broker.subscribe(channel)  # at once if this process already receives the channel
-        self.send(json_frame({"type": "subscribed", "channel": channel}))
+        if self.closing:
+            return self.leave(channel)  # it closed while Redis confirmed
+        self.send(encode({"type": "subscribed", "channel": channel}))
 
     def leave(self, channel):
         if channel not in self.channels:
@@ -265,54 +239,39 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             del self.listeners[channel]
             self.broker.unsubscribe(channel)
 
-    def send(self, frame):
-        """Queue a pre-built frame; close this socket if its send buffer is already full."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
-            return
-        stream = self.ws_connection.stream
-        if not stream.writing():
-            # Nothing queued, so write straight to the socket: stream.write() alone costs a
-            # Future and a callback per socket per event, half the CPU of a broadcast.
-            try:
-                sent = stream.socket.send(frame)
-            except OSError:  # full (BlockingIOError) or broken: let stream.write() deal with it
-                sent = 0
-            if sent == len(frame):
-                return
-            frame = frame[sent:]
-        try:
-            stream.write(frame)  # Tornado reads the Future's error itself if the socket closes
-        except StreamBufferFullError:
-            # Buffering more would let one slow phone grow the process without limit.
-            logger.info("Closing a socket that cannot keep up (%d bytes waiting)", stream.max_write_buffer_size)
-            stream.max_write_buffer_size = None  # room for the close frame behind the backlog
-            self.close(1013, "too slow; reconnect and re-sync")
-        except StreamClosedError:
-            pass
+    def send(self, message):
+        """Queue a message; close this socket when more than send_buffer_bytes wait for it.
 
-    def drop(self, reason):
-        """A close frame, then the TCP connection closed at once: a peer that stopped answering
-        will not send its half of the closing handshake, which Tornado would wait 5 s for."""
-        connection = self.ws_connection  # close() forgets it
-        self.close(reason=reason)
-        if connection is not None:
-            connection.stream.close()
+        Tornado's write_message() returns a Future that is done once the bytes left the process,
+        so the bytes of Futures not done yet are what waits for this socket.
+        """
+        try:
+            written = self.write_message(message)
+        except tornado.websocket.WebSocketClosedError:
+            return
+        self.pending += len(message)
+        written.add_done_callback(functools.partial(self.written, len(message)))
+        if self.pending > self.config.send_buffer_bytes:
+            # Buffering more would let one slow phone grow the process without limit.
+            logger.info("Closing a socket that cannot keep up (%d bytes waiting)", self.pending)
+            self.close(1013, "too slow; reconnect and re-sync")
+
+    def written(self, size, future):
+        self.pending -= size
+        if not future.cancelled():
+            future.exception()  # a socket that closed meanwhile: nothing to do, and nothing to log
 
     @classmethod
     def broadcast(cls, channel, event):
         """Write one event to every socket on `channel` in this process."""
-        sockets = cls.listeners.get(channel)
-        if sockets:
-            frame = text_frame(event)
-            for socket in list(sockets):
-                socket.send(frame)
+        for socket in list(cls.listeners.get(channel, ())):
+            socket.send(event)
 
     @classmethod
     def resync(cls, channel=None):
         """Ask the sockets on `channel` (or all) to fetch the current state: events may have been lost."""
-        frame = json_frame({"type": "resync"})
         for socket in list(cls.listeners.get(channel, ()) if channel else cls.connections):
-            socket.send(frame)
+            socket.send(RESYNC)
 
     @classmethod
     def close_all(cls, code, reason):
@@ -401,7 +360,13 @@ class Application(tornado.web.Application):
             (r"/publish", PublishHandler, dependencies),
             (r"/healthz", HealthHandler, dependencies),
         ]
-        super().__init__(handlers, websocket_max_message_size=config.max_message_bytes, log_function=log_request)
+        super().__init__(
+            handlers,
+            websocket_max_message_size=config.max_message_bytes,
+            websocket_ping_interval=config.ping_interval,
+            websocket_ping_timeout=config.ping_timeout,
+            log_function=log_request,
+        )
 
 
 async def shutdown(server, broker, grace=5.0):
@@ -410,9 +375,6 @@ async def shutdown(server, broker, grace=5.0):
     Tornado's server.stop() leaves upgraded sockets open, so close them here.
     """
     server.stop()
-    if SocketHandler.pinger:
-        SocketHandler.pinger.cancel()
-        SocketHandler.pinger = None
     SocketHandler.close_all(1001, "server restarting")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace

@@ -63,7 +63,7 @@ def config():
         max_message_bytes=1024,
         rate_limit=5,
         max_connections=3,
-        ping_interval=0.1,
+        ping_interval=1,
         ping_timeout=1,  # a pong later than this, even on a loaded machine, means a dead client
         send_buffer_bytes=64 * 1024,
     )

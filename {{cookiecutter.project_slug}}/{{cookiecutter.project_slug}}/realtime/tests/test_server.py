@@ -11,7 +11,6 @@ from unittest import mock
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from ..protocol import text_frame
 from ..server import Config, SocketHandler, origin_allowed
 from ..tokens import publish_signature
 from .conftest import (
@@ -21,7 +20,6 @@ from .conftest import (
     raw_websocket,
     receive,
     serving,
-    split_frames,
     until,
 )
 
@@ -157,7 +155,7 @@ async def test_unsubscribing_stops_this_socket_and_no_other(config):
 
 INVALID_CHANNEL = {"type": "error", "error": "invalid channel (1-100 characters of A-Z a-z 0-9 _ . : -)"}
 UNKNOWN_TYPE = {"type": "error", "error": "unknown message type (subscribe, unsubscribe or ping)"}
-NOT_JSON, BINARY_FRAMES, TOO_BIG, NOT_UTF8 = 1007, 1003, 1009, 1007
+NOT_JSON, BINARY_FRAMES, TOO_BIG, NO_CLOSE_FRAME = 1007, 1003, 1009, None
 
 
 def text(value):
@@ -177,8 +175,9 @@ def text(value):
         # Deeper than the json module can parse (Python 3.12 gives up before 5000 levels, 3.13 before 10,000).
         pytest.param(text("[" * 30_000 + "]" * 30_000), NOT_JSON, id="30,000 nested arrays"),
         pytest.param(text('{"x": ' + '{"a":' * 10_000 + "1" + "}" * 10_001), NOT_JSON, id="a deep object"),
-        pytest.param(text(b'{"type": "\xff"}'), NOT_UTF8, id="a text frame that is not UTF-8"),
         pytest.param((BINARY, b'{"type": "ping"}'), BINARY_FRAMES, id="a binary frame"),
+        # Tornado ends the TCP connection without a close frame (a browser sees 1006), and logs nothing at INFO.
+        pytest.param(text(b'{"type": "\xff"}'), NO_CLOSE_FRAME, id="a text frame that is not UTF-8"),
         pytest.param(text('{"type": "ping", "x": "' + "y" * 70_000 + '"}'), TOO_BIG, id="over the size limit"),
         # A JSON object with the wrong fields: an error frame, and the socket stays open.
         pytest.param(text("{}"), UNKNOWN_TYPE, id="no type"),
@@ -224,7 +223,10 @@ async def test_every_message_gets_a_documented_answer_and_never_a_traceback(conf
         loop, frames = asyncio.get_running_loop(), RawFrames(raw)
         assert await frames.next() == (TEXT, b'{"type":"subscribed","channel":"demo"}')
         await loop.sock_sendall(raw, client_frame(*frame))
-        if isinstance(answer, int):  # a close code
+        if answer is NO_CLOSE_FRAME:
+            assert await frames.close_frame() is None
+            await until(lambda: not SocketHandler.connections)
+        elif isinstance(answer, int):  # a close code
             assert (await frames.close_frame())[0] == answer
             await until(lambda: not SocketHandler.connections)
         else:
@@ -253,55 +255,54 @@ async def test_a_flood_beyond_the_rate_limit_is_closed_with_1008(config):
 @pytest.mark.parametrize(
     "payload, answer",
     [
-        # RFC 6455 section 7.4: codes a peer may send are echoed back...
-        *[pytest.param(struct.pack("!H", code), code, id=f"code {code}") for code in [1000, 1001, 1011, 3000, 4999]],
-        pytest.param(b"", None, id="no code"),
-        # ...the others fail the connection with 1002 (Autobahn|Testsuite cases 7.3.1 and 7.9.x)...
+        # Tornado echoes the code of a close frame, whatever it is: RFC 6455 section 7.4 would fail the
+        # connection with 1002 for the codes a peer may not send (Autobahn|Testsuite 7.9.x), which Tornado
+        # offers no public way to do. The add-on lives with Tornado's answer; this pins it.
         *[
-            pytest.param(struct.pack("!H", code), 1002, id=f"code {code}")
-            for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
+            pytest.param(struct.pack("!H", code), code, id=f"code {code}")
+            for code in [1000, 1001, 1011, 3000, 4999, 0, 1005, 1006, 2999, 65535]
         ],
-        pytest.param(b"\x03", 1002, id="a one-byte payload"),
-        # ...and a reason that is not UTF-8 with 1007 (case 7.5.1).
-        pytest.param(struct.pack("!H", 1000) + b"\xff\xfe", 1007, id="reason not UTF-8"),
+        pytest.param(b"", None, id="no code"),
+        pytest.param(b"\x03", None, id="a one-byte payload"),
+        # A reason that is not UTF-8: Tornado closes TCP without a close frame (the browser sees 1006).
+        pytest.param(struct.pack("!H", 1000) + b"\xff\xfe", "no close frame", id="reason not UTF-8"),
     ],
 )
-async def test_the_closing_handshake_follows_rfc_6455(config, caplog, payload, answer):
+async def test_the_closing_handshake_is_tornados_and_never_logs_a_traceback(config, caplog, payload, answer):
+    caplog.set_level(logging.INFO)  # the default LOG_LEVEL; Tornado describes malformed frames at DEBUG only
     async with serving(config) as served:
         raw = await asyncio.to_thread(raw_websocket, served.port, served.token())
         frames = RawFrames(raw)
         await frames.next()  # subscribed
         await asyncio.get_running_loop().sock_sendall(raw, client_frame(CLOSE, payload))
-        assert (await frames.close_frame())[0] == answer
+        closed = await frames.close_frame()
+        assert (closed[0] if closed else "no close frame") == answer
         assert await frames.next() is None  # and the server closed the TCP connection
         await until(lambda: not SocketHandler.connections)
         raw.close()
-    assert "Uncaught exception" not in caplog.text
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
 
 
 async def test_a_silent_client_is_reaped_by_the_ping_timeout(config):
     async with serving(config) as served:
         raw = await asyncio.to_thread(raw_websocket, served.port, served.token())  # never answers pings
         await until(lambda: len(SocketHandler.connections) == 1)
-        await until(lambda: not SocketHandler.connections)
+        await until(lambda: not SocketHandler.connections)  # the close frame, then 5 s for the peer's answer
         raw.close()
 
 
-async def test_clients_that_answer_pings_stay_connected_and_one_task_pings_them_all(config):
+async def test_clients_that_answer_pings_stay_connected_past_the_ping_timeout(config):
     async with serving(config) as served:
         connections = [await served.connect() for _ in range(3)]
         for connection in connections:
             await receive(connection)
-        tasks = len(asyncio.all_tasks())
-        rounds = 2 + (config.ping_interval + config.ping_timeout) / config.ping_interval  # past the reaping horizon
-        with mock.patch.object(SocketHandler, "on_pong", autospec=True, side_effect=SocketHandler.on_pong) as pong:
+        rounds = 3  # each round is a ping and ping_timeout seconds without the answer being late
+        with mock.patch.object(SocketHandler, "on_pong", autospec=True, return_value=None) as pong:
             await until(lambda: pong.call_count >= rounds * len(connections))
         assert len(SocketHandler.connections) == 3
         SocketHandler.broadcast("demo", b'{"type":"message","channel":"demo","data":1}')
         for connection in connections:
             assert (await receive(connection))["data"] == 1
-        assert len(asyncio.all_tasks()) == tasks  # no task per socket was started meanwhile
-        assert not SocketHandler.pinger.done()
 
 
 async def test_a_client_that_cannot_keep_up_is_closed_with_1013_and_others_are_not(config):
@@ -312,24 +313,17 @@ async def test_a_client_that_cannot_keep_up_is_closed_with_1013_and_others_are_n
         await receive(fast)
         await until(lambda: len(SocketHandler.connections) == 2)
         event = b'{"type":"message","channel":"demo","data":"' + b"x" * 900 + b'"}'
-        received = 0
-        for burst in range(40):  # about 4 MB to the slow socket: more than any kernel buffer plus 64 KiB
-            for _ in range(100):
+        received, burst = 0, 20  # a burst is what waits for a socket before the loop runs again: under 64 KiB
+        while received < 4000:  # about 4 MB to the slow socket: more than any kernel buffer plus 64 KiB
+            for _ in range(burst):
                 SocketHandler.broadcast("demo", event)
-            while received < burst * 100 + 100:  # the fast client drains as we go
+            for _ in range(burst):  # the fast client drains as we go
                 assert (await receive(fast))["type"] == "message"
-                received += 1
-        assert received == 4000
+            received += burst
         code, reason = await RawFrames(slow).close_frame()  # after the backlog the socket could take
         assert (code, reason) == (1013, "too slow; reconnect and re-sync")
         slow.close()
         await until(lambda: len(SocketHandler.connections) == 1)  # the fast one stays
-
-
-def test_a_broadcast_frame_is_a_valid_websocket_text_frame():
-    for size in (0, 125, 126, 65535, 65536):
-        payload = b"y" * size
-        assert split_frames(text_frame(payload)) == ([(TEXT, payload)], len(text_frame(payload)))
 
 
 async def post(served, body, timestamp=None, signature=None, method="POST", key=PUBLISH_KEY):
