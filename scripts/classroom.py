@@ -7,11 +7,15 @@ generate: for each row of the roster (a CSV file with the columns github, name, 
 the project with the class's answers (a cookiecutter config file, under default_context:) and the
 student as author_name and email, in OUTPUT/<github>/. A folder that exists is left as it is, so a
 longer roster can be run again. With init_git: true in the config, each repository starts with one
-commit by its student.
+commit by its student. A roster with a missing column or two lines for one login is refused before
+anything is made.
 
 update: in each repository under the folder, `cruft update` (or `copier update`, for a project made
 by copier) takes the template's newer commits; a clean update is committed ("Update from the
 template") and, with --push, pushed; a repository with a conflict is left for you to resolve.
+
+Both go through every student: each failure is one line (git's or the template's reason), and the
+exit status is 1 if anything failed, 0 if all succeeded.
 
 Only the standard library; cruft (and copier, for its projects) must be on PATH.
 """
@@ -42,12 +46,22 @@ def read_roster(path):
             fail(f"{path} line {number} has no {', '.join(missing)}; the columns are github,name,email")
         if not LOGIN.fullmatch(row["github"].strip()):
             fail(f"{path} line {number}: github {row['github']!r} is not a GitHub user name; e.g. ada-lovelace")
+    first_line = {}
+    for number, row in enumerate(rows, start=2):
+        login = row["github"].strip().lower()  # GitHub's logins ignore case
+        if login in first_line:
+            fail(
+                f"{path} lines {first_line[login]} and {number} are both for {row['github'].strip()}; "
+                "each student needs a line with a GitHub login of their own"
+            )
+        first_line[login] = number
     return [{key: row[key].strip() for key in ("github", "name", "email")} for row in rows]
 
 
 def generate(args):
     cruft = shutil.which("cruft") or fail("cruft is not on PATH; pipx install cruft")
     output = Path(args.output)
+    problems = 0
     for student in read_roster(args.roster):
         target = output / student["github"]
         if target.exists():
@@ -59,47 +73,87 @@ def generate(args):
             command += ["--extra-context", json.dumps(answers), "--output-dir", scratch]
             command += ["--checkout", args.checkout] if args.checkout else []
             made = subprocess.run(command, capture_output=True, text=True)
-            refusal = [line for line in made.stderr.splitlines() if line.startswith("ERROR: ")]
-            if made.returncode:
-                fail(f"{student['github']}: {refusal[0] if refusal else made.stderr.strip()[-300:]}")
+            if made.returncode:  # the template's refusal is its one "ERROR: " line; else cruft's last words
+                refusal = [
+                    line.removeprefix("ERROR: ") for line in made.stderr.splitlines() if line.startswith("ERROR: ")
+                ]
+                reason = refusal[0] if refusal else " ".join(made.stderr.split())[-300:]
+                print(f"ERROR: {student['github']}: {reason}", file=sys.stderr)
+                problems += 1
+                continue
             (project,) = Path(scratch).iterdir()
             output.mkdir(parents=True, exist_ok=True)
             shutil.move(project, target)
         if (target / ".git").exists():  # init_git's first commit came before cruft wrote .cruft.json
-            git(target, "add", ".cruft.json")
-            git(target, "commit", "-q", "--amend", "--no-edit", f"--author={student['name']} <{student['email']}>")
+            try:
+                git(target, "add", ".cruft.json")
+                author = f"--author={student['name']} <{student['email']}>"
+                git(target, "commit", "-q", "--amend", "--no-edit", author)
+            except GitError as error:
+                print(f"ERROR: {student['github']}: {error}; .cruft.json is not in the first commit", file=sys.stderr)
+                problems += 1
+                continue
         print(f"{target}: {student['name']} <{student['email']}>")
-
-
-def update(args):
-    problems = 0
-    for answers in sorted([*Path(args.folder).glob("*/.cruft.json"), *Path(args.folder).glob("*/.copier-answers.yml")]):
-        repository = answers.parent
-        if answers.name == ".cruft.json":
-            command = ["cruft", "update", "-y"]
-        else:
-            command = ["copier", "update", "--trust", "--defaults"]
-        updated = subprocess.run(command, cwd=repository, capture_output=True, text=True)
-        status = git(repository, "status", "--porcelain", "--untracked-files=all").splitlines()
-        conflicts = [line[3:] for line in status if line[:2] in {"UU", "AA", "DU", "UD", "AU", "UA", "DD"}]
-        conflicts += [str(path.relative_to(repository)) for path in repository.rglob("*.rej")]
-        if updated.returncode or conflicts:
-            problems += 1
-            reason = f"conflict in {', '.join(conflicts)}" if conflicts else updated.stdout + updated.stderr
-            print(f"{repository}: NOT UPDATED, {reason.strip()}; resolve it there, then commit")
-        elif not status:
-            print(f"{repository}: up to date")
-        else:
-            git(repository, "add", "-A")  # .env and *.rej are git-ignored
-            git(repository, "commit", "-q", "-m", "Update from the template")
-            if args.push:
-                git(repository, "push", "-q")
-            print(f"{repository}: updated{' and pushed' if args.push else ''}")
     return 1 if problems else 0
 
 
+def update(args):
+    repositories = [*Path(args.folder).glob("*/.cruft.json"), *Path(args.folder).glob("*/.copier-answers.yml")]
+    failed = 0
+    for answers in sorted(repositories):
+        try:
+            print(f"{answers.parent}: {update_one(answers, args.push)}")
+        except GitError as error:
+            failed += 1
+            print(f"{answers.parent}: {error}")
+    return 1 if failed else 0
+
+
+def update_one(answers, push):
+    """What became of one repository, in a few words; GitError when it is not updated (and pushed)."""
+    repository = answers.parent
+    if answers.name == ".cruft.json":
+        command = ["cruft", "update", "-y"]
+    else:
+        command = ["copier", "update", "--trust", "--defaults"]
+    updated = subprocess.run(command, cwd=repository, capture_output=True, text=True)
+    try:
+        status = git(repository, "status", "--porcelain", "--untracked-files=all").splitlines()
+    except GitError as error:
+        raise GitError(f"NOT UPDATED, {error}") from None
+    conflicts = [line[3:] for line in status if line[:2] in {"UU", "AA", "DU", "UD", "AU", "UA", "DD"}]
+    conflicts += [str(path.relative_to(repository)) for path in repository.rglob("*.rej")]
+    if updated.returncode or conflicts:
+        reason = f"conflict in {', '.join(conflicts)}" if conflicts else updated.stdout + updated.stderr
+        raise GitError(f"NOT UPDATED, {' '.join(reason.split())}; resolve it there, then commit")
+    if not status:
+        return "up to date"
+    try:
+        git(repository, "add", "-A")  # .env and *.rej are git-ignored
+        git(repository, "commit", "-q", "-m", "Update from the template")
+    except GitError as error:
+        raise GitError(f"NOT UPDATED, {error}; resolve it there, then commit") from None
+    if not push:
+        return "updated"
+    try:
+        git(repository, "push", "-q")
+    except GitError as error:
+        raise GitError(f"updated, NOT PUSHED: {error}; push it from there") from None
+    return "updated and pushed"
+
+
+class GitError(Exception):
+    """A git command that failed; its text is git's reason, in one line."""
+
+
 def git(repository, *args):
-    return subprocess.run(["git", *args], cwd=repository, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(["git", *args], cwd=repository, capture_output=True, text=True)
+    if done.returncode:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        refused = [" ".join(line.split()) for line in lines if line.startswith("! [")]  # a push's refused ref
+        errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+        raise GitError((refused or errors or lines or [f"git {args[0]} exited {done.returncode}"])[0])
+    return done.stdout
 
 
 def main():

@@ -169,15 +169,33 @@ def classroom(tmp_path):
     return work, instructor_environment(tmp_path, os.path.dirname(sys.executable))
 
 
-def test_a_bad_roster_line_stops_the_script_with_the_line_the_page_shows(classroom):
+def test_a_line_the_template_refuses_is_one_error_line_as_the_page_shows_and_the_others_are_made(classroom):
     work, env = classroom
-    with (work / "roster.csv").open("a") as roster:
-        roster.write("mallory,Mallory,mallory@\n")
+    header, alan, grace = (work / "roster.csv").read_text().splitlines()
+    (work / "roster.csv").write_text(f"{header}\n{alan}\nmallory,Mallory,mallory@\n{grace}\n")  # mallory between
     result = generate_class(work, env)
     assert result.returncode == 1
     (shown,) = re.findall(r"`(ERROR: mallory: [^`]+)`", PAGE.read_text())
-    assert result.stderr.strip() == shown
+    assert shown.count("ERROR") == 1
+    assert result.stderr.splitlines() == [shown]
     assert sorted(path.name for path in (work / "class").iterdir()) == ["alan-t", "grace-h"]  # the good ones are made
+    assert result.stdout.splitlines() == [
+        "class/alan-t: Alan Turing <alan@students.example>",
+        "class/grace-h: Grace Hopper <grace@students.example>",
+    ]
+
+
+def test_two_roster_lines_for_one_login_are_refused_naming_both_before_anything_is_made(classroom):
+    work, env = classroom
+    with (work / "roster.csv").open("a") as roster:
+        roster.write("alan-t,Alan Mathison Turing,amt@students.example\n")
+    result = generate_class(work, env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ERROR: roster.csv lines 2 and 4 are both for alan-t; "
+        "each student needs a line with a GitHub login of their own\n"
+    )
+    assert not (work / "class").exists()
 
 
 @pytest.mark.parametrize(
@@ -212,6 +230,34 @@ def test_a_repository_where_the_student_changed_the_same_lines_is_left_unmerged_
     assert git("log", "-1", "--format=%s", cwd=example.parent) == "My note\n"  # nothing committed for Grace
     again = run_script("update", "class", cwd=work, env=env)
     assert again.stdout.splitlines()[0] == "class/alan-t: up to date"
+
+
+def test_update_push_goes_through_every_repository_and_names_each_failed_push_with_gits_reason(classroom):
+    work, env = classroom
+    with (work / "roster.csv").open("a") as roster:
+        roster.write("linus-t,Linus Torvalds,linus@students.example\n")
+    made = generate_class(work, env)
+    assert made.returncode == 0, made.stderr
+    give_remotes(work / "class", work / "github")
+    subprocess.run(["git", "remote", "remove", "origin"], cwd=work / "class" / "alan-t", check=True)  # no remote
+    elsewhere = work / "elsewhere"  # grace-h's remote gets a commit the local repository does not have
+    remote = work / "github" / "grace-h.git"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(remote), str(elsewhere)], check=True)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "From GitHub's web editor"], cwd=elsewhere,
+                   env=env, check=True)  # fmt: skip
+    subprocess.run(["git", "push", "-q"], cwd=elsewhere, check=True, capture_output=True)
+    template_fix(work / "template")
+    result = run_script("update", "class", "--push", cwd=work, env=env)
+    assert result.returncode == 1
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "class/alan-t: updated, NOT PUSHED: fatal: No configured push destination.; push it from there",
+        "class/grace-h: updated, NOT PUSHED: ! [rejected] main -> main (fetch first); push it from there",
+        "class/linus-t: updated and pushed",
+    ]
+    assert f"`{result.stdout.splitlines()[1]}`" in PAGE.read_text()  # the line the page shows
+    pushed = git("log", "-1", "--format=%s", "main", cwd=work / "github" / "linus-t.git")
+    assert pushed == "Update from the template\n"
 
 
 def test_a_repository_made_by_copier_updates_with_copier(classroom):
