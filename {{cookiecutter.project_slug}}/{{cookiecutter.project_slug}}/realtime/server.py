@@ -21,11 +21,11 @@ import hmac
 import json
 import logging
 import logging.config
+import re
 import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import tornado.web
 import tornado.websocket
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_CHANNELS_PER_SOCKET = 20
 PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is refused
 DEFAULT_PORTS = {"http": 80, "https": 443}
+ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
 RESYNC = encode({"type": "resync"})
 
 
@@ -102,21 +103,19 @@ def origin_allowed(origin, allowed, plain_http=False):
     if parsed in {parse_origin(entry) for entry in allowed if "://" in entry}:
         return True
     scheme, host, _ = parsed
-    host = f"[{host}]" if ":" in host else host
     schemes = ("https", "http") if plain_http else ("https",)
     return scheme in schemes and validate_host(host, [entry for entry in allowed if "://" not in entry])
 
 
 def parse_origin(origin):
-    """(scheme, host, port) of an http(s) origin, or None for anything else ("null", file://, garbage)."""
-    try:
-        parts = urlsplit(origin)
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
+    """(scheme, host, port) of an origin as browsers serialize it (RFC 6454: lower case, no path, no user,
+    a port of 1-65535 only when it is not the default), or None for anything else ("null", file://, garbage)."""
+    match = ORIGIN.fullmatch(origin)
+    if match is None:
         return None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    return parts.scheme, parts.hostname, port
+    scheme, host, port = match.groups()
+    port = int(port) if port else DEFAULT_PORTS[scheme]
+    return (scheme, host, port) if port <= 65535 else None
 
 
 class RateLimit:
@@ -136,7 +135,14 @@ class RateLimit:
         return True
 
 
-class SocketHandler(tornado.websocket.WebSocketHandler):
+class Anonymous(tornado.web.RequestHandler):
+    """Answers without a Server header: Tornado's names its version, which helps only an attacker."""
+
+    def set_default_headers(self):
+        self.clear_header("Server")
+
+
+class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     """One browser. The class attributes are this process's shared state."""
 
     connections = set()  # every open socket
@@ -165,7 +171,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.finish(reason)
 
     def token_is_valid(self, token, channel):
-        if not (isinstance(token, str) and valid_channel(channel)):
+        # Tokens are ASCII (base64 and dots); anything else cannot be one, and could not even be hashed.
+        if not (isinstance(token, str) and token.isascii() and valid_channel(channel)):
             return False
         try:
             check_token(token, channel, key=self.config.secret_key, max_age=self.config.token_max_age)
@@ -279,7 +286,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             socket.close(code, reason)
 
 
-class PublishHandler(tornado.web.RequestHandler):
+class PublishHandler(Anonymous):
     """Where Django POSTs events when there is no Redis: signed, fresh, used once, small."""
 
     seen = {}  # signature -> time after which it would be refused as stale anyway
@@ -317,7 +324,7 @@ class PublishHandler(tornado.web.RequestHandler):
         self.set_status(204)
 
 
-class HealthHandler(tornado.web.RequestHandler):
+class HealthHandler(Anonymous):
     """200 while the broker is usable, 503 while it is (re)connecting."""
 
     def initialize(self, config, broker):
@@ -328,7 +335,12 @@ class HealthHandler(tornado.web.RequestHandler):
         self.set_status(200 if healthy else 503)
         self.set_header("Cache-Control", "no-store")
         status = "ok" if healthy else "error"
-        self.finish({"status": status, "broker": self.broker.state, "connections": len(SocketHandler.connections)})
+        self.finish({"status": status, "broker": self.broker.state})  # public: no operational numbers
+
+
+class NotFound(Anonymous):
+    def prepare(self):
+        raise tornado.web.HTTPError(404)
 
 
 def make_broker(config):
@@ -366,6 +378,7 @@ class Application(tornado.web.Application):
             websocket_ping_interval=config.ping_interval,
             websocket_ping_timeout=config.ping_timeout,
             log_function=log_request,
+            default_handler_class=NotFound,
         )
 
 

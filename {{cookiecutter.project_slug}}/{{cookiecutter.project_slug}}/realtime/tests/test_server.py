@@ -107,6 +107,20 @@ ALLOWED = ["localhost", ".good.example", "https://exact.example:8443", "https://
         ("file:///etc/passwd", False, False),
         ("https://[::1", False, False),
         ("", False, False),
+        # Strings no browser sends as an Origin: refused, however a URL parser would read them.
+        ("https://evil.com\\@localhost", False, False),
+        ("https://evil.com@localhost", False, False),
+        (" https://localhost", False, False),
+        ("https://localhost ", False, False),
+        ("https://localhost:0", False, False),
+        ("https://localhost:65536", False, False),
+        ("https://localhost:08000", False, False),
+        ("https://localhost/", False, False),
+        ("https://localhost?x", False, False),
+        ("https://localhost#x", False, False),
+        ("HTTPS://LOCALHOST", False, False),
+        ("https://local\x00host", False, False),
+        ("https://localhost\t", False, False),
     ],
 )
 def test_which_origins_may_open_a_socket(origin, https_site, http_site):
@@ -162,6 +176,32 @@ def text(value):
     return (TEXT, value.encode() if isinstance(value, str) else value)
 
 
+# Strings a browser's JSON may hold that no valid field does, as JSON escapes (so the frame is valid UTF-8):
+# lone surrogates (alone and in the shape of a token, a.b.c), NUL, non-ASCII letters, a surrogate pair.
+ODD_STRINGS = {
+    "a lone surrogate": "\\ud800",
+    "a lone surrogate in a dotted token": "a\\ud800.b.c",
+    "a lone low surrogate": "\\udfff.x",
+    "NUL": "\\u0000",
+    "NUL in a dotted token": "a\\u0000.b.c",
+    "non-ASCII": "caf\\u00e9",
+    "non-ASCII in a dotted token": "\\u65e5\\u672c.b.c",
+    "an emoji": "\\ud83d\\ude00.b.c",
+}
+
+
+def odd_string_cases():
+    """Every string field of every request, holding each of the odd strings, with its documented answer."""
+    invalid_token = {"type": "error", "channel": "news", "error": "invalid token"}
+    for name, odd in ODD_STRINGS.items():
+        yield pytest.param(text(f'{{"type": "{odd}"}}'), UNKNOWN_TYPE, id=f"type: {name}")
+        for kind in ("subscribe", "unsubscribe"):
+            message = f'{{"type": "{kind}", "channel": "{odd}", "token": "x"}}'
+            yield pytest.param(text(message), INVALID_CHANNEL, id=f"{kind} channel: {name}")
+        message = f'{{"type": "subscribe", "channel": "news", "token": "{odd}"}}'
+        yield pytest.param(text(message), invalid_token, id=f"token: {name}")
+
+
 @pytest.mark.parametrize(
     "frame, answer",
     [
@@ -213,6 +253,7 @@ def text(value):
             id="unsubscribe from a channel never joined",
         ),
         pytest.param(text('{"type": "ping", "extra": [[[1]]]}'), {"type": "pong"}, id="ping with extra fields"),
+        *odd_string_cases(),
     ],
 )
 async def test_every_message_gets_a_documented_answer_and_never_a_traceback(config, caplog, frame, answer):
@@ -388,11 +429,35 @@ async def test_publishing_is_off_without_a_publish_key(config):
         assert await post(served, EVENT, key="") == 403
 
 
-async def test_healthz_reports_the_broker(config):
+async def test_healthz_reports_the_broker_and_no_operational_numbers(config):
     async with serving(config) as served:
         await receive(await served.connect())
         response = await AsyncHTTPClient().fetch(f"{served.url}/healthz")
-        assert json.loads(response.body) == {"status": "ok", "broker": "embedded", "connections": 1}
+        assert json.loads(response.body) == {"status": "ok", "broker": "embedded"}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/publish", "/ws?channel=demo", "/nowhere"])
+async def test_no_answer_names_the_server_or_its_version(config, path):
+    async with serving(config) as served:
+        response = await AsyncHTTPClient().fetch(f"{served.url}{path}", raise_error=False)
+        assert response.code in (200, 400, 403, 404, 405)
+        assert "Server" not in response.headers, response.headers.get("Server")
+
+
+@pytest.mark.parametrize("token", ["a\xff.b.c", "\xe9t\xe9.b.c", "a\x80", "a.b.c" * 200])
+async def test_a_handshake_with_a_token_of_any_shape_is_refused_without_a_traceback(config, caplog, token):
+    caplog.set_level(logging.INFO)
+    async with serving(config) as served:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(
+            b"GET /ws?channel=demo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Protocol: realtime, " + token.encode("latin-1") + b"\r\n\r\n"
+        )
+        status = await asyncio.wait_for(reader.readline(), 30)
+        assert status.startswith(b"HTTP/1.1 403"), status
+        writer.close()
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
 
 
 async def test_shutdown_closes_every_socket_with_1001(config):
