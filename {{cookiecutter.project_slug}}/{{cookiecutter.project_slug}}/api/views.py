@@ -25,7 +25,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .serializers import UserSerializer
+from .serializers import TokenSerializer, UserSerializer
 
 
 class MeView(generics.RetrieveUpdateAPIView):
@@ -42,6 +42,7 @@ class TokenView(ObtainAuthToken):
     """POST a username and password; the answer's token goes in each request as "Authorization: Token <token>"."""
 
     authentication_classes = []  # logging in needs no login
+    serializer_class = TokenSerializer
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES  # DRF's view has none: no unlimited password guessing
 
 

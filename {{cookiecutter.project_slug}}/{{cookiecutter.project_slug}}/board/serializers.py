@@ -16,9 +16,19 @@ class SprintSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "end"]
 
 
+class Username(serializers.SlugRelatedField):
+    """A user, by username. What no username can be (not a string, too long, NUL or a lone surrogate) is refused
+    with CharField's messages before the lookup, which PostgreSQL would answer with an error (it cannot hold NUL)."""
+
+    username = serializers.CharField(max_length=User._meta.get_field(User.USERNAME_FIELD).max_length)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(self.username.run_validation(data))
+
+
 class TaskSerializer(serializers.ModelSerializer):
     # People by their username, as the board shows them.
-    assignee = serializers.SlugRelatedField(
+    assignee = Username(
         slug_field=User.USERNAME_FIELD,
         queryset=User.objects.filter(is_active=True),
         allow_null=True,
@@ -48,6 +58,8 @@ class TaskSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "position": {"required": False, "help_text": "Order in the column, smallest first; new: at the end."},
             "version": {"help_text": "Goes up by one with every change."},
+            # Not DRF's '"<what was sent>" is not a valid choice.': a value is not echoed back, whatever its size.
+            "status": {"error_messages": {"invalid_choice": f"Must be one of {', '.join(Task.Status.values)}."}},
         }
 
     @extend_schema_field({"type": "string", "description": "The task's ETag, for If-Match; as in the ETag header."})

@@ -3,6 +3,7 @@ What the REST API promises its clients: login required, JSON answers (errors too
 """
 
 import json
+import logging
 import re
 
 import pytest
@@ -13,7 +14,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from ...env import EnvVarError
 from ..exceptions import exception_handler
-from .conftest import PASSWORD
+from .conftest import HOSTILE_STRINGS, PASSWORD, refused_in_one_line
 from conftest import PRODUCTION_ENV, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
 
 NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
@@ -112,6 +113,33 @@ def test_bad_request_bodies_get_400_or_415_saying_what_is_wrong(token_client, bo
         assert response.json() == {"first_name": ["Ensure this field has no more than 150 characters."]}
     else:
         assert response.json()["detail"].startswith(answer)
+
+
+@pytest.mark.parametrize("string", HOSTILE_STRINGS)
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/me/", "first_name"), ("/api/me/", "last_name"), ("/api/token/", "username"), ("/api/token/", "password")],
+)
+def test_no_string_in_any_field_gets_more_than_a_400_in_one_line(token_client, user, caplog, path, field, string):
+    body = {"username": "alice", "password": PASSWORD, field: HOSTILE_STRINGS[string]}
+    if path == "/api/me/":
+        response = token_client.patch(path, {field: HOSTILE_STRINGS[string]}, "application/json")
+    else:
+        response = Client(headers=ROUTER_HEADERS).post(path, body, "application/json")
+    assert refused_in_one_line(response), (response.status_code, response.content[:300])
+    user.refresh_from_db()
+    assert (user.first_name, user.last_name) == ("Alice", "")
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
+
+
+@pytest.mark.parametrize("string", ["a\x00b", "x" * 100_000, "%ED%A0%80", "%FF%FE"])
+@pytest.mark.parametrize("path", ["/api/", "/api/me/", "/api/schema/", "/api/docs/", "/api/nothing/"])
+def test_no_query_parameter_gets_a_server_error(token_client, caplog, path, string):
+    """The parameters DRF and drf-spectacular read (format, page, lang, version), with any bytes in them."""
+    query = "&".join(f"{name}={string}" for name in ("format", "page", "lang", "version"))
+    response = token_client.get(f"{path}?{query}")
+    assert 200 <= response.status_code < 500, (response.status_code, response.content[:300])
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
 
 
 def test_request_bodies_over_django_upload_limit_are_refused_before_parsing(token_client, settings):

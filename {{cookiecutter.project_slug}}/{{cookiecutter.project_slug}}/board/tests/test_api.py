@@ -1,15 +1,17 @@
 """The board's API and page: who may use them, what they accept, what they answer."""
 
 import json
+import logging
 import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from drf_spectacular.validation import validate_schema
 
+from ...api.tests.conftest import HOSTILE_STRINGS, refused_in_one_line
 from ...realtime.tokens import check_token
 from ..models import Sprint, Task
-from .conftest import TASKS, create, task_url
+from .conftest import SPRINTS, TASKS, create, task_url
 
 NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
 
@@ -75,7 +77,7 @@ def test_tasks_name_people_by_username_and_can_belong_to_a_sprint(as_alice, bob)
         ({}, {"title": ["This field is required."]}),
         ({"title": "   "}, {"title": ["This field may not be blank."]}),
         ({"title": "x" * 201}, {"title": ["Ensure this field has no more than 200 characters."]}),
-        ({"title": "x", "status": "later"}, {"status": ['"later" is not a valid choice.']}),
+        ({"title": "x", "status": "later"}, {"status": ["Must be one of todo, doing, done."]}),
         ({"title": "x", "assignee": "nobody"}, {"assignee": ["Object with username=nobody does not exist."]}),
         ({"title": "x", "position": "Infinity"}, {"position": ["A valid number is required."]}),
         ({"title": "x", "sprint": 999}, {"sprint": ['Invalid pk "999" - object does not exist.']}),
@@ -175,3 +177,42 @@ def test_a_task_url_that_does_not_exist_is_a_json_404(as_alice):
     response = as_alice.get(task_url(12345))
     assert response.status_code == 404
     assert response.json() == {"detail": "No Task matches the given query."}
+
+
+@pytest.mark.parametrize("string", HOSTILE_STRINGS)
+@pytest.mark.parametrize("field", ["title", "description", "status", "position", "assignee", "sprint"])
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_no_string_in_any_field_of_a_task_gets_more_than_a_400_in_one_line(
+    as_alice, bob, caplog, method, field, string
+):
+    task = create(as_alice, title="Draft", assignee="bob")
+    url, headers = (TASKS, {}) if method == "post" else (task_url(task["id"]), {"If-Match": task["etag"]})
+    response = getattr(as_alice, method)(
+        url, {"title": "Mine", field: HOSTILE_STRINGS[string]}, "application/json", headers=headers
+    )
+    assert refused_in_one_line(response), (response.status_code, response.content[:300])
+    assert list(response.json()) == [field]
+    assert list(Task.objects.values_list("title", "assignee__username")) == [("Draft", "bob")]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
+
+
+@pytest.mark.parametrize("string", ["a\x00b", "x" * 100_000, "%ED%A0%80", "%FF%FE"])
+@pytest.mark.parametrize("path", [TASKS, f"{TASKS}1/", SPRINTS, f"{SPRINTS}1/", "/board/", "/board/login/"])
+def test_no_query_parameter_or_id_gets_a_server_error(as_alice, caplog, path, string):
+    """format is DRF's; next the login page's; any other is ignored. The IDs in the URL get any bytes too."""
+    create(as_alice)
+    query = "&".join(f"{name}={string}" for name in ("format", "next", "page"))
+    assert 200 <= as_alice.get(f"{path}?{query}").status_code < 500
+    if path.startswith("/api/"):
+        assert as_alice.get(f"{path.removesuffix('1/')}{string}/").status_code == 404
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
+
+
+@pytest.mark.parametrize("string", HOSTILE_STRINGS)
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_no_string_in_the_login_form_gets_a_server_error(client, alice, caplog, field, string):
+    if "surrogate" in string:  # a form is UTF-8 bytes: a surrogate arrives as the bytes of U+FFFD
+        return
+    response = client.post("/board/login/", {"username": "alice", "password": "x", field: HOSTILE_STRINGS[string]})
+    assert response.status_code == 200 and "<form" in response.text  # the form again, with what was wrong
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
