@@ -24,7 +24,7 @@ import logging.config
 import re
 import signal
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import tornado.web
@@ -61,6 +61,8 @@ class Config:
     max_message_bytes: int = 64 * 1024
     rate_limit: float = 20  # messages per second from one browser, in bursts of up to twice that
     max_connections: int = 10_000
+    max_per_address: int = 100  # sockets from one client address (an office behind NAT is one)
+    max_per_user: int = 20  # sockets of one logged-in user, from any address
     ping_interval: float = 20  # Heroku's router drops a socket after 55 s of silence
     ping_timeout: float = 20
     send_buffer_bytes: int = 256 * 1024
@@ -147,6 +149,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
 
     connections = set()  # every open socket
     listeners = defaultdict(set)  # channel -> sockets subscribed to it
+    clients = Counter()  # ("address", ip) and ("user", id) -> open sockets
 
     def initialize(self, config, broker):
         self.config, self.broker = config, broker
@@ -159,10 +162,18 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         offered = [value.strip() for value in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         token = offered[1] if len(offered) == 2 and offered[0] == SUBPROTOCOL else ""
         self.first_channel = self.get_query_argument("channel", "")
-        if not self.token_is_valid(token, self.first_channel):
+        try:
+            user = self.checked_user(token, self.first_channel)
+        except signing.BadSignature:
             return self.refuse(403, "missing, expired or invalid token")
         if len(self.connections) >= self.config.max_connections:
             return self.refuse(503, "too many connections")
+        # A token is valid for its whole lifetime, so one client could open every socket with one:
+        # count sockets per address (as the proxy in front reports it) and per logged-in user.
+        self.client = [("address", self.request.remote_ip)] + [("user", user)] * (user is not None)
+        limits = {"address": self.config.max_per_address, "user": self.config.max_per_user}
+        if any(self.clients[key] >= limits[key[0]] for key in self.client):
+            return self.refuse(429, "too many connections from this client")
         await super().get(*args, **kwargs)
 
     def refuse(self, status, reason):
@@ -170,12 +181,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         self.set_status(status)
         self.finish(reason)
 
-    def token_is_valid(self, token, channel):
+    def checked_user(self, token, channel):
+        """The user id a valid token names (None: anonymous); signing.BadSignature for anything else."""
         # Tokens are ASCII (base64 and dots); anything else cannot be one, and could not even be hashed.
         if not (isinstance(token, str) and token.isascii() and valid_channel(channel)):
-            return False
+            raise signing.BadSignature("not a token")
+        return check_token(token, channel, key=self.config.secret_key, max_age=self.config.token_max_age)
+
+    def token_is_valid(self, token, channel):
         try:
-            check_token(token, channel, key=self.config.secret_key, max_age=self.config.token_max_age)
+            self.checked_user(token, channel)
         except signing.BadSignature:
             return False
         return True
@@ -192,6 +207,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
 
     async def open(self):
         self.connections.add(self)
+        self.clients.update(self.client)
         self.rate_limit = RateLimit(self.config.rate_limit)
         await self.join(self.first_channel)
 
@@ -223,6 +239,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     def on_close(self):
         self.closing = True
         self.connections.discard(self)
+        self.clients.subtract(self.client)
+        for key in self.client:
+            if not self.clients[key]:
+                del self.clients[key]  # forget clients with no socket left
         for channel in list(self.channels):
             self.leave(channel)
 

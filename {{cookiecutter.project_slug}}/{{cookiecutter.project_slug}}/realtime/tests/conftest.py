@@ -62,7 +62,9 @@ def config():
         allowed_origins=["localhost", ".good.example", "https://exact.example:8443"],
         max_message_bytes=1024,
         rate_limit=5,
-        max_connections=3,
+        max_connections=5,
+        max_per_address=3,
+        max_per_user=2,
         ping_interval=1,
         ping_timeout=1,  # a pong later than this, even on a loaded machine, means a dead client
         send_buffer_bytes=64 * 1024,
@@ -74,11 +76,14 @@ class Served:
         self.port, self.config, self.broker = port, config, broker
         self.url = f"http://127.0.0.1:{port}"
 
-    def token(self, channel="demo", user=7):
+    def token(self, channel="demo", user=None):
         return make_token(user, channel, key=self.config.secret_key)
 
-    async def connect(self, channel="demo", token=None, origin=None, protocols=None):
+    async def connect(self, channel="demo", token=None, origin=None, protocols=None, address=None):
+        """A client socket; `address` is the client's address as the proxy in front reports it."""
         headers = {"Origin": origin} if origin else {}
+        if address:
+            headers["X-Forwarded-For"] = f"198.51.100.99, {address}"  # the proxy appends the address it saw
         request = HTTPRequest(f"ws://127.0.0.1:{self.port}/ws?channel={channel}", headers=headers)
         if protocols is None:
             protocols = ["realtime", self.token(channel) if token is None else token]
@@ -90,7 +95,8 @@ async def serving(config, broker=None):
     """The real-time app on a random port in this event loop; shut down (1001) on exit."""
     broker = broker or make_broker(config)
     sockets = bind_sockets(0, "127.0.0.1")
-    server = HTTPServer(Application(config, broker), max_body_size=config.max_message_bytes + 4096)
+    # As main() serves it: behind a proxy (Heroku's router) that appends the client's address to X-Forwarded-For.
+    server = HTTPServer(Application(config, broker), xheaders=True, max_body_size=config.max_message_bytes + 4096)
     server.add_sockets(sockets)
     await broker.start()
     try:
@@ -99,6 +105,7 @@ async def serving(config, broker=None):
         await shutdown(server, broker, grace=1)
         SocketHandler.connections.clear()
         SocketHandler.listeners.clear()
+        SocketHandler.clients.clear()
         PublishHandler.seen.clear()
 
 

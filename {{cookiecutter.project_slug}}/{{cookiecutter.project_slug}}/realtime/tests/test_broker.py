@@ -275,7 +275,7 @@ async def test_every_socket_gets_every_event_published_while_it_listens_however_
     rng = random.Random(seed)  # noqa: S311 - the same choices again for the same seed
     replay = f"seed {seed} (replay the same choices with REALTIME_CHURN_SEED={seed})"
     channels = [f"churn-{secrets.token_hex(4)}-{number}" for number in range(8)]  # Redis may be shared
-    config.redis_url, config.max_connections, config.rate_limit = redis_url, 100, 10_000
+    config.redis_url, config.max_connections, config.max_per_address, config.rate_limit = redis_url, 100, 100, 10_000
     publisher = aioredis.Redis.from_url(redis_url)
     events, numbers, stop = [], itertools.count(), asyncio.Event()
 

@@ -136,11 +136,36 @@ def test_plain_http_origins_follow_whether_the_site_redirects_to_https(settings,
 
 async def test_connections_beyond_the_cap_are_refused_with_503(config):
     async with serving(config) as served:
-        for _ in range(config.max_connections):
-            await receive(await served.connect())
+        for number in range(config.max_connections):
+            await receive(await served.connect(address=f"203.0.113.{number}", token=served.token(user=number)))
         with pytest.raises(HTTPClientError) as refused:
-            await served.connect()
+            await served.connect(address="203.0.113.200", token=served.token(user=200))
         assert refused.value.code == 503
+
+
+async def test_one_address_cannot_take_every_slot_whatever_its_tokens(config):
+    async with serving(config) as served:
+        anonymous = served.token(user=None)  # one token, reused: a token is valid for its whole lifetime
+        for _ in range(config.max_per_address):
+            await receive(await served.connect(token=anonymous, address="203.0.113.7"))
+        for token in (anonymous, served.token(user=None), served.token(user=41)):
+            with pytest.raises(HTTPClientError) as refused:
+                await served.connect(token=token, address="203.0.113.7")
+            assert refused.value.code == 429
+        assert await receive(await served.connect(address="203.0.113.8")) == {"type": "subscribed", "channel": "demo"}
+
+
+async def test_one_user_cannot_take_every_slot_from_many_addresses(config):
+    async with serving(config) as served:
+        token = served.token(user=42)
+        sockets = [await served.connect(token=token, address=f"203.0.113.{n}") for n in range(config.max_per_user)]
+        with pytest.raises(HTTPClientError) as refused:
+            await served.connect(token=token, address="203.0.113.100")
+        assert refused.value.code == 429
+        assert await receive(await served.connect(token=served.token(user=43), address="203.0.113.100"))
+        sockets[0].close()  # a slot a user frees is theirs again
+        await until(lambda: len(SocketHandler.connections) == config.max_per_user)
+        assert await receive(await served.connect(token=token, address="203.0.113.100"))
 
 
 async def test_more_channels_need_a_token_each(config):
