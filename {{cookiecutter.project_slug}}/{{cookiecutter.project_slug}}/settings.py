@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": {{ cookiecutter.project_name|pyrepr }},
     "DESCRIPTION": {{ cookiecutter.description|pyrepr }},
     "SERVE_INCLUDE_SCHEMA": False,  # the schema does not describe itself
+    # Schema and docs: logged-in users only, as the API (strangers get 401), or anyone with API_DOCS_PUBLIC on
+    "SERVE_PERMISSIONS": REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] * (not env.boolean("API_DOCS_PUBLIC", DEBUG)),
     "COMPONENT_SPLIT_REQUEST": True,  # separate request and response shapes, as client generators expect
     "SWAGGER_UI_DIST": "SIDECAR",  # Swagger UI from drf-spectacular-sidecar's files
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

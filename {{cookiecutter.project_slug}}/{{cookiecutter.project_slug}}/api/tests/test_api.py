@@ -15,7 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from ...env import EnvVarError
 from ..exceptions import exception_handler
 from .conftest import HOSTILE_STRINGS, PASSWORD, refused_in_one_line
-from conftest import PRODUCTION_ENV, ROUTER_HEADERS  # requests arrive through Heroku's router over HTTPS
+from conftest import PRODUCTION_ENV, ROUTER_HEADERS, manage_py  # requests arrive through Heroku's router over HTTPS
 
 NOT_LOGGED_IN = {"detail": "Authentication credentials were not provided."}
 
@@ -248,8 +248,8 @@ def test_schema_generates_without_warnings_and_is_valid_openapi_3(manage, tmp_pa
     assert "Warning" not in result.stderr and "Error" not in result.stderr
 
 
-def test_served_schema_describes_the_endpoints_and_validates(anonymous, db):
-    response = anonymous.get("/api/schema/", {"format": "json"})
+def test_served_schema_describes_the_endpoints_and_validates(token_client):
+    response = token_client.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     schema = response.json()
     validate_schema(schema)  # raises on anything that breaks the OpenAPI 3 specification
@@ -266,8 +266,8 @@ def test_served_schema_describes_the_endpoints_and_validates(anonymous, db):
         ("/api/token/", "post", ["200", "400", "413", "415", "429"]),  # no login needed: no 401 or 403
     ],
 )
-def test_schema_documents_the_json_errors_each_endpoint_can_answer(anonymous, db, path, method, statuses):
-    schema = anonymous.get("/api/schema/", {"format": "json"}).json()
+def test_schema_documents_the_json_errors_each_endpoint_can_answer(token_client, path, method, statuses):
+    schema = token_client.get("/api/schema/", {"format": "json"}).json()
     responses = schema["paths"][path][method]["responses"]
     assert list(responses) == statuses
     errors = {status: answer["content"]["application/json"]["schema"]["$ref"] for status, answer in responses.items()}
@@ -276,17 +276,55 @@ def test_schema_documents_the_json_errors_each_endpoint_can_answer(anonymous, db
     assert set(errors.values()) == {"#/components/schemas/Error"}
 
 
-def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(anonymous, db):
-    page = anonymous.get("/api/docs/")
+def test_interactive_docs_load_their_files_from_this_site_not_a_cdn(token_client):
+    page = token_client.get("/api/docs/")
     assert page.status_code == 200
     assert '/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"' in page.text
     assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", page.text, re.IGNORECASE), "a file from another site"
 
 
-def test_options_on_the_docs_page_says_which_methods_it_answers(anonymous, db):
-    response = anonymous.options("/api/docs/")
+def test_options_on_the_docs_page_says_which_methods_it_answers(token_client):
+    response = token_client.options("/api/docs/")
     assert response.status_code == 200 and response.content == b""
     assert response["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_in_production_strangers_get_401_from_the_schema_and_docs_and_users_get_them(anonymous, token_client):
+    for path in ("/api/schema/?format=json", "/api/docs/"):
+        assert anonymous.get(path).status_code == 401, f"{path} describes the API to strangers"
+        assert token_client.get(path).status_code == 200
+    refused = anonymous.get("/api/schema/", {"format": "json"})
+    assert refused["WWW-Authenticate"] == "Token"
+    assert refused.json() == NOT_LOGGED_IN
+
+
+LOGGED_IN = ["rest_framework.permissions.IsAuthenticated"]  # the API's own permission
+ANYONE = []  # no permission to check
+
+
+@pytest.mark.parametrize(
+    ("debug", "public", "permissions"),
+    [("false", None, LOGGED_IN), ("true", None, ANYONE), ("false", "true", ANYONE), ("true", "false", LOGGED_IN)],
+)
+def test_api_docs_public_says_who_may_read_the_schema_and_docs(load_settings, debug, public, permissions):
+    variables = {**PRODUCTION_ENV, "DEBUG": debug, **({"API_DOCS_PUBLIC": public} if public else {})}
+    assert load_settings(**variables).SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] == permissions
+
+
+# What a stranger gets from the schema and the docs page, in a project started with these variables.
+STRANGER = """
+from django.test import Client
+stranger = Client(headers={"Host": "example.com", "X-Forwarded-Proto": "https"})
+print([stranger.get(path).status_code for path in ("/api/schema/?format=json", "/api/docs/")])
+"""
+
+
+@pytest.mark.parametrize(("public", "statuses"), [("true", "[200, 200]"), ("false", "[401, 401]")])
+def test_api_docs_public_opens_the_schema_and_docs_to_strangers_or_closes_them(build, public, statuses):
+    checkout, _ = build  # collected static files: the docs page names them
+    result = manage_py(checkout, "shell", "--no-imports", "-c", STRANGER, **PRODUCTION_ENV, API_DOCS_PUBLIC=public)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == statuses
 
 
 def test_home_page_lists_the_api_as_an_installed_add_on(anonymous, db):

@@ -150,12 +150,8 @@ def test_the_admin_shows_the_tasks(client, alice):
     assert "Listed in the admin" in client.get("/admin/board/task/").text
 
 
-def schema(client):
-    return client.get("/api/schema/", {"format": "json"}).json()
-
-
-def test_the_schema_documents_the_board_with_its_validators_and_preconditions(client, db):
-    document = schema(client)
+def test_the_schema_documents_the_board_with_its_validators_and_preconditions(as_alice):
+    document = as_alice.get("/api/schema/", {"format": "json"}).json()
     validate_schema(document)
     tasks, task = document["paths"][TASKS], document["paths"]["/api/board/tasks/{id}/"]
     assert set(tasks) == {"get", "post"} and set(task) == {"get", "put", "patch", "delete"}
