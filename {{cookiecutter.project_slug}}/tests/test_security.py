@@ -1,6 +1,9 @@
 """Production security behind a TLS-terminating proxy such as Heroku's router."""
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from conftest import ROUTER_HEADERS
@@ -49,3 +52,33 @@ def test_cross_site_posts_are_refused():
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
+
+
+PASSWORD = "the-right-one"  # noqa: S105 (a test user's)
+DEAD_REDIS = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("redis", ["as configured", "down"])
+def test_guessing_a_password_locks_that_username_out_for_a_while_even_with_redis_down(client, settings, redis):
+    """The attempts are counted in the database, so the count holds while the cache does not."""
+    if redis == "down":
+        settings.CACHES = {"default": {**DEAD_REDIS, "OPTIONS": {"IGNORE_EXCEPTIONS": True}}}
+    User.objects.create_superuser("admin", password=PASSWORD)
+    guesses = [client.post("/admin/login/", {"username": "admin", "password": f"guess-{n}"}) for n in range(30)]
+    assert [answer.status_code for answer in guesses[:4]] == [200] * 4  # "wrong password", four times
+    assert {answer.status_code for answer in guesses[4:]} == {429}
+    right = client.post("/admin/login/", {"username": "admin", "password": PASSWORD})
+    assert right.status_code == 429, "locked: the right password does not open it either"
+    assert right.content.decode() == "Account locked: too many login attempts. Please try again later."
+    assert "_auth_user_id" not in client.session
+    settings.AXES_COOLOFF_TIME = timedelta(seconds=0)  # the lock ends by itself: settings.py says after how long
+    assert client.post("/admin/login/", {"username": "admin", "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_other_usernames_are_not_locked_by_someone_guessing_one(client):
+    User.objects.create_user("alice", password=PASSWORD, is_staff=True)
+    for n in range(6):
+        client.post("/admin/login/", {"username": "admin", "password": f"guess-{n}"})
+    assert client.post("/admin/login/", {"username": "alice", "password": PASSWORD}).status_code == 302

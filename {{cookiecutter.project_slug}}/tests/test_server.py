@@ -8,14 +8,19 @@ The attackers are plain sockets, as slowhttptest's: slowloris (headers that neve
 that never ends), and clients that never close after a "Connection: close" answer.
 """
 
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -34,20 +39,21 @@ KEEP_ALIVE_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 class Web:
-    def __init__(self, folder):
+    def __init__(self, folder, database_url=None):
         web_line = re.search(r"^web: (.+)$", (PROJECT_DIR / "Procfile").read_text(), re.MULTILINE)[1]
         self.log = folder / "web.log"
         environment = {
             **PRODUCTION_ENV,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # this venv's gunicorn
             "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+            "DATABASE_URL": database_url or f"sqlite:///{folder / 'db.sqlite3'}",
             "PORT": "0",  # any free port: gunicorn says which
             "WEB_CONCURRENCY": "1",
             # After SIGTERM, gunicorn answers for graceful_timeout (20 s, within the platform's 30) before it
             # closes idle connections; 1 s here, so the test need not wait.
             "GUNICORN_CMD_ARGS": "--graceful-timeout 1",
         }
+        self.environment = environment
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 ["/bin/sh", "-c", web_line],  # as the platform runs a Procfile line
@@ -75,9 +81,8 @@ class Web:
         return socket.create_connection(("127.0.0.1", self.port), timeout=ANSWER_WITHIN)
 
     def health(self):
-        url = f"http://127.0.0.1:{self.port}/healthz"
-        with urllib.request.urlopen(url, timeout=ANSWER_WITHIN) as answer:  # noqa: S310 (a fixed http:// URL)
-            return answer.status, json.load(answer)["status"]
+        status, _, body = fetch(self, "/healthz", accept="application/json")
+        return status, json.loads(body)["status"]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +92,25 @@ def web(tmp_path_factory):
     if web.process.poll() is None:
         os.killpg(web.process.pid, signal.SIGKILL)
         web.process.wait()
+
+
+class Redirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is an answer to look at, not to follow
+
+
+NO_REDIRECTS = urllib.request.build_opener(Redirects)
+
+
+def fetch(web, path, accept):
+    """GET path as a signed-in browser would (a session cookie, so the database is asked who it is)."""
+    headers = {"X-Forwarded-Proto": "https", "Cookie": f"sessionid={'x' * 32}", "Accept": accept}
+    request = urllib.request.Request(f"http://127.0.0.1:{web.port}{path}", headers=headers)
+    try:
+        with NO_REDIRECTS.open(request, timeout=ANSWER_WITHIN) as answer:
+            return answer.status, answer.headers, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
 
 
 def read_answer(client):
@@ -134,3 +158,75 @@ def test_after_sigterm_idle_keep_alive_connections_answer_what_arrives_then_clos
     assert "Shutting down: Master" in web.output() and "Traceback" not in web.output(), web.output()
     for client in clients:
         client.close()
+
+
+class LatePostgres(socketserver.ThreadingTCPServer):
+    """A port that leads to DATABASE_URL's PostgreSQL server once open() is called: a server that was down."""
+
+    daemon_threads = True
+
+    def __init__(self, target):
+        self.target, self.port = target, free_port()
+
+    def open(self):
+        super().__init__(("127.0.0.1", self.port), Relay)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class Relay(socketserver.BaseRequestHandler):
+    def handle(self):
+        with socket.create_connection(self.server.target) as upstream:
+            threading.Thread(target=pipe, args=(upstream, self.request), daemon=True).start()
+            pipe(self.request, upstream)
+
+
+def pipe(source, sink):
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_database_outage_answers_503_and_logs_one_line_when_it_starts_and_one_when_it_ends(tmp_path, engine):
+    """An outage is the platform's to fix, not a bug: no 500, no traceback; and no restart when it is over."""
+    if engine == "sqlite":
+        folder = tmp_path / "not-there-yet"  # SQLite cannot open a file in a missing folder: the database is "down"
+        web = Web(tmp_path, f"sqlite:///{folder / 'db.sqlite3'}")
+        come_back = folder.mkdir
+    else:
+        url = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", ""))
+        if not url.scheme.startswith("postgres"):
+            pytest.skip("DATABASE_URL does not name a PostgreSQL server")
+        server = LatePostgres((url.hostname, url.port or 5432))
+        user = url.netloc.rpartition("@")[0]
+        web = Web(tmp_path, url._replace(netloc=f"{user}@127.0.0.1:{server.port}").geturl())
+        come_back = server.open
+    try:
+        status, headers, page = fetch(web, "/admin/", accept="text/html,*/*;q=0.8")  # a browser
+        assert (status, headers["Retry-After"]) == (503, "10")
+        assert "<title>Temporarily unavailable</title>" in page
+        status, headers, body = fetch(web, "/admin/", accept="application/json")  # a program
+        assert (status, headers["Content-Type"], json.loads(body)) == (503, "application/json", UNAVAILABLE)
+        come_back()
+        deadline = time.monotonic() + 60  # a generous bound: the pool retries with a growing pause
+        while web.health() != (200, "ok") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert web.health() == (200, "ok"), "back, without a restart"
+    finally:
+        os.killpg(web.process.pid, signal.SIGKILL)
+        web.process.wait()
+    log = web.output()
+    assert log.count("The database (DATABASE_URL) does not answer") == 1, log
+    assert log.count("The database (DATABASE_URL) answers again") == 1, log
+    assert "Traceback" not in log, log
+
+
+UNAVAILABLE = {"detail": "The database is not answering; try again in a few seconds."}

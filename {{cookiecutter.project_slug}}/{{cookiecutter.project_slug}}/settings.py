@@ -1,7 +1,7 @@
 """The one settings module: every value comes from an environment variable (12-factor), or for local work from
-the git-ignored .env beside manage.py. .env.example explains each one. https://docs.djangoproject.com/en/6.1/ref/settings/
-"""
+the git-ignored .env beside manage.py (.env.example explains each). https://docs.djangoproject.com/en/6.1/ref/settings/"""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.crypto import salted_hmac
@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
 {% if cookiecutter.use_rest %}
     "{{ cookiecutter.project_slug }}.api",  # before rest_framework, so its templates/rest_framework/ win
     "rest_framework",
@@ -48,10 +49,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "{{ cookiecutter.project_slug }}.outage.DatabaseOutageMiddleware",  # 503 while the database does not answer
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers for logins the backend below locked out
 ]
 
 ROOT_URLCONF = "{{ cookiecutter.project_slug }}.urls"
@@ -106,10 +109,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# https://docs.djangoproject.com/en/6.1/topics/i18n/
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
+# Password guessing: 5 wrong passwords lock a username for 15 minutes (429) on every login; counted in the database,
+# so it holds while Redis is down. https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT, AXES_COOLOFF_TIME, AXES_VERBOSE = 5, timedelta(minutes=15), False  # verbose: a banner per start
+AXES_LOCKOUT_PARAMETERS = ["username"]  # not the address: behind a proxy many users share one (so axes.W006 is off)
+
+TIME_ZONE = "UTC"  # else Django's default, America/Chicago. https://docs.djangoproject.com/en/6.1/topics/i18n/
 
 # Static files: hashed, compressed and served by whitenoise with far-future cache headers
 # https://whitenoise.readthedocs.io/en/stable/django.html
@@ -133,7 +139,7 @@ SECURE_HSTS_SECONDS = env.number("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", default=False)
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]  # until you opt in
-SILENCED_SYSTEM_CHECKS += [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SILENCED_SYSTEM_CHECKS += ["axes.W006"] + ([] if SECURE_HSTS_PRELOAD else ["security.W021"])
 # Content-Security-Policy: nothing loads, runs or connects unless named here, so injected markup is inert;
 # an inline <script> or <style> runs only with the csp_nonce_attr tag. https://docs.djangoproject.com/en/6.1/ref/csp/
 SECURE_CSP = {

@@ -15,6 +15,7 @@ then one router line in urls.py; README.md walks through it with a test.
 https://www.django-rest-framework.org/api-guide/viewsets/
 """
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 from drf_spectacular.utils import extend_schema
@@ -44,6 +45,15 @@ class TokenView(ObtainAuthToken):
     authentication_classes = []  # logging in needs no login
     serializer_class = TokenSerializer
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES  # DRF's view has none: no unlimited password guessing
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            if getattr(request, "axes_locked_out", False):  # django-axes (settings.py) locked this username out
+                message = "Too many failed logins for this username."
+                raise exceptions.Throttled(settings.AXES_COOLOFF_TIME.total_seconds(), message) from None
+            raise
 
 
 class DocsView(SpectacularSwaggerView):
