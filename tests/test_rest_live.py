@@ -1,7 +1,9 @@
 """
-The REST add-on, live: a project baked with use_rest=true, served by real gunicorn with production settings.
-
-With DATABASE_URL (a PostgreSQL server) the server uses a fresh database on it; without, SQLite.
+The REST add-on, live: a project baked with use_rest=true and the board (the API's largest user), served by real
+gunicorn with production settings, once on SQLite and once on a fresh PostgreSQL database next to DATABASE_URL's
+(skipped loudly without it; REQUIRE_SERVICES=1 makes that a failure). Schemathesis fuzzes every operation of its
+schema, and every field and parameter gets the strings databases and encoders choke on: no answer may be a 500,
+and the server's log may hold no traceback.
 """
 
 import json
@@ -21,14 +23,17 @@ SLUG = "rest_live"
 USERNAME, PASSWORD = "fuzzer", secrets.token_urlsafe(16)
 
 
-@pytest.fixture(scope="module")
-def server(bake):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(bake, request):
     """The baked project under gunicorn, started as the Procfile says, after its build and release steps."""
-    project = bake(project_slug=SLUG, use_rest=True)
+    project = bake(project_slug=SLUG, use_rest=True, use_realtime=True, example_app="board")
     bin_dir = project_venv(project)
-    use_postgres = bool(os.environ.get("DATABASE_URL"))
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # each xdist worker serves its own copy
-    database_url = fresh_database(f"ldj_rest_live_{worker}") if use_postgres else f"sqlite:///{project / 'db.sqlite3'}"
+    if request.param == "postgresql":
+        database_url = fresh_database(f"ldj_rest_live_{worker}")
+    else:
+        (project / "db.sqlite3").unlink(missing_ok=True)
+        database_url = f"sqlite:///{project / 'db.sqlite3'}"
     env = {
         **PRODUCTION_ENV,
         "DATABASE_URL": database_url,
@@ -46,13 +51,13 @@ def server(bake):
         ["python", "manage.py", "shell", "--no-imports", "-c", create], project, bin_dir, env
     ).stdout.split()
     web = ProcfileProcess(project, "web", bin_dir, env)
-    yield {"base": web.url, "token": token, "vendor": vendor}
+    yield {"base": web.url, "token": token, "vendor": vendor, "database": request.param, "web": web}
     assert web.stop() == 0, web.output()
 
 
-def fetch(server, path, method="GET", body=None, token=None):
+def fetch(server, path, method="GET", body=None, token=None, headers=None):
     """One request as Heroku's router would pass it on: over HTTPS, to an allowed host."""
-    headers = {"X-Forwarded-Proto": "https", "Content-Type": "application/json"}
+    headers = {"X-Forwarded-Proto": "https", "Content-Type": "application/json", **(headers or {})}
     if token:
         headers["Authorization"] = f"Token {token}"
     data = json.dumps(body).encode() if body is not None else None
@@ -65,7 +70,7 @@ def fetch(server, path, method="GET", body=None, token=None):
 
 
 def test_the_server_uses_the_database_that_database_url_names(server):
-    assert server["vendor"] == ("postgresql" if os.environ.get("DATABASE_URL") else "sqlite")
+    assert server["vendor"] == server["database"]
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/api/"), ("GET", "/api/me/"), ("PATCH", "/api/me/")])
@@ -84,8 +89,13 @@ def test_the_token_endpoint_gives_the_token_that_reads_the_user(server):
     assert (status, json.loads(body)["username"]) == (200, USERNAME)
 
 
+def test_strangers_get_401_from_the_schema_and_the_docs(server):
+    for path in ("/api/schema/?format=json", "/api/docs/"):
+        assert fetch(server, path)[0] == 401, f"{path} describes the API to strangers (API_DOCS_PUBLIC is off)"
+
+
 def test_the_docs_page_and_its_files_come_from_this_site(server):
-    status, _, page = fetch(server, "/api/docs/")
+    status, _, page = fetch(server, "/api/docs/", token=server["token"])
     assert status == 200
     bundle = re.search(
         r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]+\.js)"', page.decode()
@@ -97,7 +107,7 @@ def test_the_docs_page_and_its_files_come_from_this_site(server):
 
 
 def test_schemathesis_finds_no_server_error_and_no_response_that_breaks_the_schema(server, tmp_path):
-    status, _, schema = fetch(server, "/api/schema/?format=json")
+    status, _, schema = fetch(server, "/api/schema/?format=json", token=server["token"])
     assert status == 200
     (tmp_path / "schema.json").write_bytes(schema)
     command = [
@@ -110,7 +120,71 @@ def test_schemathesis_finds_no_server_error_and_no_response_that_breaks_the_sche
         ],
         *["--header", f"Authorization: Token {server['token']}", "--header", "X-Forwarded-Proto: https"],
         *["--max-examples", "30", "--seed", os.environ.get("SCHEMATHESIS_SEED", "20251125"), "--no-color"],
+        *["--generation-allow-x00", "true"],  # NUL in strings, which PostgreSQL's text cannot hold
     ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b[1-9]\d* passed\b", result.stdout), result.stdout
+    assert "Traceback" not in server["web"].output(), server["web"].output()[-5000:]
+
+
+# What no field or parameter may answer with a 500: NUL, lone surrogates (JSON escapes them; headers and URLs
+# cannot carry them, so there they become the bytes a client might send instead), and over-long values.
+BODY_STRINGS = ["a\x00b", "a\ud800b", "\udfff", "x" * 100_000]
+URL_STRINGS = ["a%00b", "%ED%A0%80", "%FF%FE", "x" * 2_000]  # gunicorn's request line holds 4,094 bytes
+HEADER_STRINGS = ["a\x7fb", "\xff\xfe", "x" * 4_000]  # a header field holds 8,190
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "put", "patch", "post", "delete"}:
+                yield path, method.upper(), operation
+
+
+def body_properties(schema, operation):
+    """The names of the properties of the operation's JSON body."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if "$ref" in body:
+        body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    return list(body.get("properties", {}))
+
+
+def test_no_field_or_parameter_answers_a_server_error_for_any_string(server):
+    """Each property of each body, each query and header parameter and each path ID, one hostile string at a time:
+    a body's string is refused with a 4xx, a parameter's answered with anything but a 5xx."""
+    status, _, schema = fetch(server, "/api/schema/?format=json", token=server["token"])
+    assert status == 200
+    schema = json.loads(schema)
+    status, _, task = fetch(server, "/api/board/tasks/", "POST", {"title": "Fuzzed"}, token=server["token"])
+    assert status == 201, task
+    task = json.loads(task)
+    wrong, tried = [], 0
+
+    def send(method, url, body=None, headers=None, refused=False):
+        nonlocal tried
+        tried += 1
+        status, answer_headers, content = fetch(server, url, method, body, server["token"], headers)
+        if status >= 500 or (refused and not 400 <= status < 500):
+            wrong.append(f"{method} {url[:60]} {str(body)[:60]} {str(headers)[:60]}: {status} {content[:200]}")
+
+    for path, method, operation in operations(schema):
+        url = path.replace("{id}", str(task["id"]))
+        parameters = operation.get("parameters", [])
+        # A change must name the task's current version, or it is refused before its body is read.
+        if_match = {"If-Match": task["etag"]} if any(p["name"] == "If-Match" for p in parameters) else {}
+        for name in body_properties(schema, operation):
+            for string in BODY_STRINGS:
+                send(method, url, {name: string}, if_match, refused=True)
+        body = {} if method in {"POST", "PUT", "PATCH"} else None
+        for parameter in parameters:
+            for string in URL_STRINGS if parameter["in"] in {"path", "query"} else HEADER_STRINGS:
+                if parameter["in"] == "path":
+                    send(method, path.replace("{id}", string), body)
+                elif parameter["in"] == "query":
+                    send(method, f"{url}?{parameter['name']}={string}", body)
+                elif parameter["in"] == "header":
+                    send(method, url, body, {**if_match, parameter["name"]: string})
+    assert tried > 100, f"{tried} requests: the schema no longer lists the operations and their fields"
+    assert not wrong, "\n".join(wrong)
+    assert "Traceback" not in server["web"].output(), server["web"].output()[-5000:]

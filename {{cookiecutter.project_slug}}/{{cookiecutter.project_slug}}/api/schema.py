@@ -30,14 +30,22 @@ def document_errors(result, generator, request, public):
             "additionalProperties": {},
         },
     )
-    for operation in (op for path in result["paths"].values() for method, op in path.items() if method in METHODS):
-        errors = {"429": _answer("Too many requests; try again after the seconds in the Retry-After header")}
-        if any(operation.get("security", [])):  # needs a login
-            errors["401"] = _answer("No valid token or session; the WWW-Authenticate header names the scheme")
-            errors["403"] = _answer("Logged in but not allowed, or a session write without the CSRF token")
-        if "requestBody" in operation:
-            errors["400"] = _answer("The body is not JSON or does not validate", "ValidationError")
-            errors["413"] = _answer("The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE")
-            errors["415"] = _answer("The body is not in a media type this endpoint reads")
-        operation["responses"] = dict(sorted({**errors, **operation["responses"]}.items()))
+    for path, item in result["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                add_errors(path, operation)
     return result
+
+
+def add_errors(path, operation):
+    errors = {"429": _answer("Too many requests; try again after the seconds in the Retry-After header")}
+    if any(operation.get("security", [])):  # needs a login
+        errors["401"] = _answer("No valid token or session; the WWW-Authenticate header names the scheme")
+        errors["403"] = _answer("Logged in but not allowed, or a session write without the CSRF token")
+    if "{" in path:  # e.g. /api/board/tasks/{id}/
+        errors["404"] = _answer("Nothing has this ID, or it is not a well-formed one")
+    if "requestBody" in operation:
+        errors["400"] = _answer("The body is not JSON or does not validate", "ValidationError")
+        errors["413"] = _answer("The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE")
+        errors["415"] = _answer("The body is not in a media type this endpoint reads")
+    operation["responses"] = dict(sorted({**errors, **operation["responses"]}.items()))

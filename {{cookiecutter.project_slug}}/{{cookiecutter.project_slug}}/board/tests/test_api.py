@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.validation import validate_schema
 
 from ...api.tests.conftest import HOSTILE_STRINGS, refused_in_one_line
+from ...realtime.server import Config
 from ...realtime.tokens import check_token
 from ..models import Sprint, Task
 from .conftest import SPRINTS, TASKS, create, task_url
@@ -134,7 +135,7 @@ def test_the_socket_token_is_for_the_board_channel_and_this_user(as_alice, alice
     grant = response.json()
     assert grant["url"] == f"wss://testserver:{settings.REALTIME_PORT}/ws"
     assert (
-        check_token(grant["token"], "board", key=settings.SECRET_KEY, max_age=settings.REALTIME_TOKEN_MAX_AGE)
+        check_token(grant["token"], "board", key=settings.SECRET_KEY, max_age=Config.read(settings).token_max_age)
         == alice.pk
     )
 
@@ -167,6 +168,12 @@ def test_the_schema_documents_the_board_with_its_validators_and_preconditions(as
         assert responses["412"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/StaleTask"}
         assert responses["428"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert document["components"]["schemas"]["Task"]["properties"]["etag"]["readOnly"] is True
+    error = {"$ref": "#/components/schemas/Error"}
+    for operation in [tasks["get"], *task.values(), *document["paths"]["/api/board/sprints/{id}/"].values()]:
+        responses = operation["responses"]
+        assert "400" in responses, "a malformed If-Match or If-None-Match, or an invalid body"
+    for operation in [*task.values(), *document["paths"]["/api/board/sprints/{id}/"].values()]:
+        assert operation["responses"]["404"]["content"]["application/json"]["schema"] == error
 
 
 def test_a_task_url_that_does_not_exist_is_a_json_404(as_alice):
