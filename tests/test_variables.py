@@ -9,7 +9,8 @@ How `.env.example` is read (docs/template_facts.py reads it the same way to rend
 
 Each claim is checked against the code itself, for every add-on combination: the names by reading the
 generated code (settings.py, gunicorn.conf.py, the Procfile, ...), the defaults by loading the real
-settings.py and gunicorn.conf.py in the project's own virtualenv with and without each value.
+settings.py, the real-time server's own variables (realtime/server.py) and gunicorn.conf.py in the project's
+own virtualenv with and without each value.
 """
 
 import ast
@@ -45,8 +46,9 @@ HEROKU_VALUES = {
     "REDIS_SSL_CERT_REQS": "Heroku Redis serves rediss:// with a self-signed certificate",
 }
 
-# Loads settings.py and gunicorn.conf.py once per environment given on stdin, in one process, and
-# prints what each load produced (every setting's repr, or the error) and which variables it read.
+# Loads settings.py, the real-time server's own variables (with use_realtime) and gunicorn.conf.py once per
+# environment given on stdin, in one process, and prints what each load produced (every setting's repr, or the
+# error) and which variables it read.
 LOADER = r"""
 import importlib, json, os, runpy, sys, types
 
@@ -80,6 +82,14 @@ for environment in environments:
         outcome["settings"] = {name: repr(value) for name, value in vars(settings).items() if name.isupper()}
     except Exception as error:
         outcome["settings"] = f"{type(error).__name__}: {error}"
+    if os.path.exists(os.path.join(slug, "realtime", "server.py")) and isinstance(outcome["settings"], dict):
+        # The Tornado process reads its own variables on top of settings.py's.
+        try:
+            server = importlib.import_module(slug + ".realtime.server")
+            own = server.own_variables(settings.ALLOWED_HOSTS)
+            outcome["realtime"] = {name: repr(value) for name, value in own.items()}
+        except Exception as error:
+            outcome["realtime"] = f"{type(error).__name__}: {error}"
     try:
         config = runpy.run_path("gunicorn.conf.py")
         outcome["gunicorn"] = {
@@ -139,7 +149,8 @@ def reads_in_code(project):
 
 
 def load(project, environments):
-    """What settings.py and gunicorn.conf.py make of each environment, in the project's own virtualenv."""
+    """What settings.py, the real-time server and gunicorn.conf.py make of each environment, in the project's own
+    virtualenv."""
     copy = project.parent / f"{project.name}-variables" / project.name
     if not copy.exists():
         # Without .env, which would fill in what an environment leaves out.
@@ -161,8 +172,8 @@ def load(project, environments):
 def difference(unset, set_):
     """What changed between two loads, in a few lines: the settings that differ, or the errors."""
     lines = []
-    for part in ("settings", "gunicorn"):
-        before, after = unset["outcome"][part], set_["outcome"][part]
+    for part in ("settings", "realtime", "gunicorn"):
+        before, after = unset["outcome"].get(part), set_["outcome"].get(part)
         if isinstance(before, dict) and isinstance(after, dict):
             lines += [
                 f"{part}.{k}: {before.get(k)} -> {after.get(k)}"

@@ -215,30 +215,13 @@ SPECTACULAR_SETTINGS = {
 {% endif %}
 {% if cookiecutter.use_realtime %}
 
-# Real-time: a Tornado process holds the WebSockets; with REDIS_URL, Redis pub/sub joins any number of them.
-# Every variable is in .env.example; architecture and deploy recipes: realtime/README.md
-REALTIME_PORT = env.number("REALTIME_PORT", default=8001)
-REALTIME_URL = env.get("REALTIME_URL", default="")  # what browsers open; default: this host on REALTIME_PORT
-# Pages may open that socket and no other (a ws: source allows wss: too; CSP cannot name IPv6 addresses).
-SECURE_CSP["connect-src"] += (
-    [REALTIME_URL]
-    if REALTIME_URL
-    else [
-        f"ws://{name}:{REALTIME_PORT}/ws"
-        for host in ALLOWED_HOSTS
-        if not host.startswith("[")
-        for name in ([host[1:], f"*{host}"] if host.startswith(".") else [host])  # .example.org: subdomains too
-    ]
-)
-REALTIME_ALLOWED_ORIGINS = env.names("REALTIME_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)
+# Real-time (realtime/README.md), Django's side: the Tornado process reads its own variables. All in .env.example.
+REALTIME_PORT, REALTIME_URL = env.number("REALTIME_PORT", default=8001), env.get("REALTIME_URL", default="")
+from {{ cookiecutter.project_slug }}.realtime import socket_sources  # noqa: E402 - the settings above decide it
+
+SECURE_CSP["connect-src"] += socket_sources(REALTIME_URL, REALTIME_PORT, ALLOWED_HOSTS)  # that socket, no other
 REALTIME_PUBLISH_KEY = env.get("REALTIME_PUBLISH_KEY", default="")
 REALTIME_PUBLISH_URL = env.get("REALTIME_PUBLISH_URL", default=f"http://127.0.0.1:{REALTIME_PORT}/publish")
 REALTIME_PUBLISH_TIMEOUT = env.number("REALTIME_PUBLISH_TIMEOUT", default=2)
-REALTIME_TOKEN_MAX_AGE = env.number("REALTIME_TOKEN_MAX_AGE", default=60)
 REALTIME_MAX_MESSAGE_BYTES = env.number("REALTIME_MAX_MESSAGE_BYTES", default=64 * 1024)
-REALTIME_RATE_LIMIT = env.number("REALTIME_RATE_LIMIT", default=20)
-REALTIME_MAX_CONNECTIONS = env.number("REALTIME_MAX_CONNECTIONS", default=10_000)
-REALTIME_PING_INTERVAL = env.number("REALTIME_PING_INTERVAL", default=20)
-REALTIME_PING_TIMEOUT = env.number("REALTIME_PING_TIMEOUT", default=20)
-REALTIME_SEND_BUFFER_BYTES = env.number("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024)
 {% endif %}

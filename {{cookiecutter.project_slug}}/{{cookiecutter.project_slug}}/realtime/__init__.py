@@ -9,3 +9,14 @@ Delete this folder (and its lines in settings.py, urls.py, Procfile) to remove i
 Delivery is at-most-once: after any reconnect the browser fetches the current
 state from Django again, so the database stays the one source of truth.
 """
+
+
+def socket_sources(url, port, allowed_hosts):
+    """What settings.py adds to the Content-Security-Policy's connect-src: the socket pages open, REALTIME_URL,
+    or by default ws://HOST:PORT/ws for each of ALLOWED_HOSTS (a ws: source allows wss: too; .example.org: its
+    subdomains too; CSP cannot name IPv6 addresses, so [::1] is left out)."""
+    if url:
+        return [url]
+    hosts = [host for host in allowed_hosts if not host.startswith("[")]
+    names = [name for host in hosts for name in ([host[1:], f"*{host}"] if host.startswith(".") else [host])]
+    return [f"ws://{name}:{port}/ws" for name in names]

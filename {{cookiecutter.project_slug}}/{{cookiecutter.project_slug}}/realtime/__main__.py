@@ -10,11 +10,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}
 def run():
     from django.conf import settings
 
-    from .server import main
+    from ..env import EnvVarError
+    from .server import Config, main
 
+    try:
+        config = Config.read(settings)  # a bad variable: one line that names it, as manage.py gives
+    except EnvVarError as error:
+        raise SystemExit(str(error)) from None
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=settings.REALTIME_PORT)
-    asyncio.run(main(parser.parse_args().port))
+    asyncio.run(main(config, parser.parse_args().port))
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ import re
 import signal
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import tornado.web
 import tornado.websocket
 from django.core import signing
 from django.http.request import validate_host
 
+from .. import env
 from . import protocol
 from .broker import LocalBroker, RedisBroker
 from .protocol import SUBPROTOCOL, encode, error_frame
@@ -48,44 +49,51 @@ RESYNC = encode({"type": "resync"})
 
 @dataclass
 class Config:
-    """Everything the server needs; from_django_settings() reads it from settings.py."""
+    """Everything the server needs: read() takes what Django shares from settings.py, and this
+    process's own variables from the environment (own_variables(), every one in .env.example)."""
 
     secret_key: str
-    publish_key: str = ""
-    redis_url: str = ""
-    redis_options: dict = field(default_factory=dict)
-    # Host patterns as in ALLOWED_HOSTS ("example.com", ".example.com") or full origins; see origin_allowed().
-    allowed_origins: list = field(default_factory=lambda: ["localhost", "127.0.0.1"])
-    plain_http: bool = False  # the site is served over plain HTTP too (SECURE_SSL_REDIRECT off, as under DEBUG)
-    token_max_age: int = 60
-    max_message_bytes: int = 64 * 1024
-    rate_limit: float = 20  # messages per second from one browser, in bursts of up to twice that
-    max_connections: int = 10_000
-    max_per_address: int = 100  # sockets from one client address (an office behind NAT is one)
-    max_per_user: int = 20  # sockets of one logged-in user, from any address
-    ping_interval: float = 20  # Heroku's router drops a socket after 55 s of silence
-    ping_timeout: float = 20
-    send_buffer_bytes: int = 256 * 1024
+    publish_key: str
+    redis_url: str
+    redis_options: dict
+    plain_http: bool  # the site is served over plain HTTP too (SECURE_SSL_REDIRECT off, as under DEBUG)
+    max_message_bytes: int
+    allowed_origins: list  # host patterns as in ALLOWED_HOSTS, or full origins; see origin_allowed()
+    token_max_age: int
+    rate_limit: float  # messages per second from one browser, in bursts of up to twice that
+    max_connections: int
+    max_per_address: int  # sockets from one client address (an office behind NAT is one)
+    max_per_user: int  # sockets of one logged-in user, from any address
+    ping_interval: float  # Heroku's router drops a socket after 55 s of silence
+    ping_timeout: float
+    send_buffer_bytes: int
 
     @classmethod
-    def from_django_settings(cls):
-        from django.conf import settings
+    def read(cls, settings, **overrides):
+        shared = {
+            "secret_key": settings.SECRET_KEY,
+            "publish_key": publishing_key(settings),
+            "redis_url": settings.REDIS_URL,
+            "redis_options": settings.REDIS_OPTIONS,
+            "plain_http": not settings.SECURE_SSL_REDIRECT,
+            "max_message_bytes": settings.REALTIME_MAX_MESSAGE_BYTES,
+        }
+        return cls(**{**shared, **own_variables(settings.ALLOWED_HOSTS), **overrides})
 
-        return cls(
-            secret_key=settings.SECRET_KEY,
-            publish_key=publishing_key(settings),
-            redis_url=settings.REDIS_URL,
-            redis_options=settings.REDIS_OPTIONS,
-            allowed_origins=settings.REALTIME_ALLOWED_ORIGINS,
-            plain_http=not settings.SECURE_SSL_REDIRECT,
-            token_max_age=settings.REALTIME_TOKEN_MAX_AGE,
-            max_message_bytes=settings.REALTIME_MAX_MESSAGE_BYTES,
-            rate_limit=settings.REALTIME_RATE_LIMIT,
-            max_connections=settings.REALTIME_MAX_CONNECTIONS,
-            ping_interval=settings.REALTIME_PING_INTERVAL,
-            ping_timeout=settings.REALTIME_PING_TIMEOUT,
-            send_buffer_bytes=settings.REALTIME_SEND_BUFFER_BYTES,
-        )
+
+def own_variables(allowed_hosts):
+    """The variables only the Tornado process reads, with their defaults; Django never needs them."""
+    return {
+        "allowed_origins": env.names("REALTIME_ALLOWED_ORIGINS", default=allowed_hosts),
+        "token_max_age": env.number("REALTIME_TOKEN_MAX_AGE", default=60),
+        "rate_limit": env.number("REALTIME_RATE_LIMIT", default=20),
+        "max_connections": env.number("REALTIME_MAX_CONNECTIONS", default=10_000),
+        "max_per_address": env.number("REALTIME_MAX_PER_ADDRESS", default=100),
+        "max_per_user": env.number("REALTIME_MAX_PER_USER", default=20),
+        "ping_interval": env.number("REALTIME_PING_INTERVAL", default=20),
+        "ping_timeout": env.number("REALTIME_PING_TIMEOUT", default=20),
+        "send_buffer_bytes": env.number("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024),
+    }
 
 
 def origin_allowed(origin, allowed, plain_http=False):
@@ -416,11 +424,10 @@ async def shutdown(server, broker, grace=5.0):
     await broker.stop()
 
 
-async def main(port):
+async def main(config, port):
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
-    config = Config.from_django_settings()
     broker = make_broker(config)
     try:
         server = Application(config, broker).listen(port, xheaders=True, max_body_size=config.max_message_bytes + 4096)

@@ -56,9 +56,11 @@ def require(available, what):
 @pytest.fixture
 def config():
     """Small limits and fast pings, so every limit can be reached quickly."""
-    return Config(
-        secret_key=settings.SECRET_KEY,
+    return Config.read(
+        settings,
         publish_key=PUBLISH_KEY,
+        redis_url="",  # the embedded broker; tests that want Redis say so
+        redis_options={},
         allowed_origins=["localhost", ".good.example", "https://exact.example:8443"],
         max_message_bytes=1024,
         rate_limit=5,

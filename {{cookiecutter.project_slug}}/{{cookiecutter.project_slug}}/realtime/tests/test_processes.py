@@ -9,6 +9,7 @@ import time
 
 import pytest
 import redis
+from tornado.httpclient import HTTPClientError
 
 from .. import publish as publisher
 from ..publish import publish
@@ -92,6 +93,38 @@ def test_a_busy_port_is_one_line_that_names_the_port_and_the_setting(how, tmp_pa
         f"Real-time server: cannot listen on port {port}: Address already in use. Stop whatever holds it, "
         "or choose another port with REALTIME_PORT (or --port)."
     ]
+
+
+@pytest.mark.parametrize(
+    "variable, value, rule",
+    [
+        ("REALTIME_RATE_LIMIT", "fast", "a whole number"),
+        ("REALTIME_MAX_PER_ADDRESS", "1e3", "a whole number"),
+        ("REALTIME_PING_TIMEOUT", "twenty", "a whole number"),
+    ],
+)
+def test_a_bad_server_variable_stops_the_server_with_one_line_that_names_it(tmp_path, variable, value, rule):
+    """The Tornado process reads its own variables (not settings.py), as strictly as Django reads its."""
+    result = subprocess.run(  # noqa: S603
+        SERVER_COMMAND,
+        cwd=process_checkout(tmp_path),
+        env=server_environment(**{variable: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{variable} must be {rule}; set e.g. {variable}="), lines
+    assert value not in lines[0]  # values may be secrets: never echoed
+
+
+async def test_the_server_reads_its_limits_from_the_environment(tmp_path):
+    with realtime_process(tmp_path, REALTIME_MAX_PER_ADDRESS="1") as server:
+        await open_socket(server.port)
+        with pytest.raises(HTTPClientError) as refused:
+            await open_socket(server.port)
+        assert refused.value.code == 429
 
 
 @pytest.fixture

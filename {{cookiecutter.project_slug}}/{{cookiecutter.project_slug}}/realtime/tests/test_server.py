@@ -131,7 +131,7 @@ def test_which_origins_may_open_a_socket(origin, https_site, http_site):
 @pytest.mark.parametrize("redirect", [True, False])
 def test_plain_http_origins_follow_whether_the_site_redirects_to_https(settings, redirect):
     settings.SECURE_SSL_REDIRECT = redirect  # off by default with DEBUG=true, for http://localhost
-    assert Config.from_django_settings().plain_http is not redirect
+    assert Config.read(settings).plain_http is not redirect
 
 
 async def test_connections_beyond_the_cap_are_refused_with_503(config):
