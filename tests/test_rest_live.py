@@ -143,11 +143,13 @@ def operations(schema):
 
 
 def body_properties(schema, operation):
-    """The names of the properties of the operation's JSON body."""
+    """The properties of the operation's JSON body, and a plain string for each required one of type string."""
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
     if "$ref" in body:
         body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
-    return list(body.get("properties", {}))
+    properties = body.get("properties", {})
+    required = {name: "x" for name in body.get("required", []) if properties[name].get("type") == "string"}
+    return list(properties), required
 
 
 def test_no_field_or_parameter_answers_a_server_error_for_any_string(server):
@@ -173,9 +175,11 @@ def test_no_field_or_parameter_answers_a_server_error_for_any_string(server):
         parameters = operation.get("parameters", [])
         # A change must name the task's current version, or it is refused before its body is read.
         if_match = {"If-Match": task["etag"]} if any(p["name"] == "If-Match" for p in parameters) else {}
-        for name in body_properties(schema, operation):
-            for string in BODY_STRINGS:
+        properties, required = body_properties(schema, operation)
+        for name in properties:
+            for string in BODY_STRINGS:  # alone, and with the required fields, so that validate() runs too
                 send(method, url, {name: string}, if_match, refused=True)
+                send(method, url, {**required, name: string}, if_match, refused=True)
         body = {} if method in {"POST", "PUT", "PATCH"} else None
         for parameter in parameters:
             for string in URL_STRINGS if parameter["in"] in {"path", "query"} else HEADER_STRINGS:
