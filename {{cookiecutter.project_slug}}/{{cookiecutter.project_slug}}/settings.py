@@ -215,7 +215,7 @@ SPECTACULAR_SETTINGS = {
 {% endif %}
 {% if cookiecutter.use_realtime %}
 
-# Real-time (realtime/README.md), Django's side: the Tornado process reads its own variables. All in .env.example.
+# Real-time: a Tornado process holds the WebSockets and reads its own variables (realtime/README.md, .env.example)
 REALTIME_PORT, REALTIME_URL = env.number("REALTIME_PORT", default=8001), env.get("REALTIME_URL", default="")
 from {{ cookiecutter.project_slug }}.realtime import socket_sources  # noqa: E402 - the settings above decide it
 
