@@ -281,6 +281,52 @@ def test_a_change_where_the_template_changed_too_is_a_conflict_in_the_file_as_th
     assert not list(project.rglob("*.rej"))
 
 
+def conflict_shapes():
+    """{shape: (commands, the lines they print)} of docs/updates.md's block of cruft's two conflict shapes."""
+    (block,) = re.findall(r"```text\n(# .*?)```", (TEMPLATE / "docs" / "updates.md").read_text(), re.S)
+    shapes = {}
+    for comment, lines in re.findall(r"^# (.*)\n((?:[^#].*\n)+)", block, re.M):
+        commands = [line[2:] for line in lines.splitlines() if line.startswith("$ ")]
+        shapes[comment] = (commands, [line for line in lines.splitlines() if not line.startswith("$ ")])
+    return shapes
+
+
+@pytest.mark.parametrize("committed_as_generated", [True, False], ids=["committed-first", "changed-first"])
+def test_crufts_conflict_shape_depends_on_whether_the_project_as_generated_was_committed(
+    tmp_path, committed_as_generated
+):
+    shapes = conflict_shapes()
+    assert len(shapes) == 2, shapes
+    comment = next(name for name in shapes if name.startswith("committed") == committed_as_generated)
+    commands, shown = shapes[comment]
+    template = template_repository(tmp_path / "template")
+    result = generate("cruft", template, tmp_path, DEFAULTS)
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "my_project"
+    git("init", "-q", "-b", "main", cwd=project)
+    if committed_as_generated:
+        git("add", "-A", cwd=project)
+        git("commit", "-q", "-m", "Generated", cwd=project)
+    settings = project / "my_project" / "settings.py"
+    settings.write_text(settings.read_text().replace('TIME_ZONE = "UTC"', 'TIME_ZONE = "Europe/Paris"'))
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "Our time zone", cwd=project)
+    in_template = template / "{{cookiecutter.project_slug}}" / "{{cookiecutter.project_slug}}" / "settings.py"
+    in_template.write_text(in_template.read_text().replace('TIME_ZONE = "UTC"', 'TIME_ZONE = "Etc/UTC"'))
+    git("commit", "-qam", "The template's time zone", cwd=template)
+    update("cruft", project)  # exit status 0 in both shapes
+    printed = [
+        subprocess.run(["bash", "-c", command], cwd=project, capture_output=True, text=True, check=True).stdout
+        for command in commands
+    ]
+    assert "".join(printed).splitlines() == shown
+    if committed_as_generated:
+        assert "<<<<<<< ours" in settings.read_text()
+    else:  # the file as it was, the template's change only in the .rej file
+        assert 'TIME_ZONE = "Europe/Paris"' in settings.read_text() and "<<<<<<<" not in settings.read_text()
+        assert '+TIME_ZONE = "Etc/UTC"' in (project / "my_project" / "settings.py.rej").read_text()
+
+
 @pytest.mark.parametrize(
     ("tool", "change"),
     [("cruft", ["--variables-to-update", '{"use_rest": true}']), ("copier", ["--data", "use_rest=true"])],
