@@ -11,18 +11,16 @@ made. The commands ask their questions on a terminal; each is answered with Ente
 import fcntl
 import json
 import os
-import pty
 import re
-import select
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
 
 from .conftest import TEMPLATE, VENV_CACHE
+from .released import clone_with_release_tags, on_a_terminal
 from .three_tools import GIT_ENV, project_tree
 
 DEBIAN_PIPX = "1.1.0"  # Debian 12's python3 pipx package
@@ -64,38 +62,6 @@ def shell(command, cwd, env):
     return result.stdout
 
 
-def on_a_terminal(command, cwd, env, question, timeout=900):
-    """Run `command` on a terminal, pressing Enter at each question (`question` finds them in the output).
-    Returns (exit status, output). Each answer waits for its question, never for time; `timeout` only bounds
-    a command that hangs."""
-    master, terminal = pty.openpty()
-    process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdin=terminal, stdout=terminal,
-                               stderr=terminal, start_new_session=True)  # fmt: skip
-    os.close(terminal)
-    output, answered, deadline = b"", 0, time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 1)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the command closed the terminal: it has ended
-                    break
-                if not chunk:
-                    break
-                output += chunk
-                for _ in range(len(re.findall(question, output.decode(errors="replace"))) - answered):
-                    os.write(master, b"\r")
-                    answered += 1
-            elif process.poll() is not None:
-                break
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, 9)
-        os.close(master)
-    return process.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace"))
-
-
 def section(page, heading):
     text = page.read_text()
     start = text.index(heading)
@@ -120,14 +86,7 @@ def test_the_quickstarts_install_command_works_where_pip_refuses_and_pins_what_t
 
 @pytest.fixture
 def released_clone(tmp_path):
-    """A clone of this repository's main with the release tags its CHANGELOG.md promises (scripts/release.py)."""
-    clone = tmp_path / "cookiecutter-lightweight-django"
-    subprocess.run(["git", "clone", "-q", "--no-tags", str(TEMPLATE), str(clone)], check=True)
-    env = {**os.environ, **GIT_ENV}
-    made = subprocess.run([sys.executable, str(TEMPLATE / "scripts" / "release.py"), "tag"], cwd=clone, env=env,
-                          capture_output=True, text=True)  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return clone
+    return clone_with_release_tags(tmp_path / "cookiecutter-lightweight-django")
 
 
 def test_the_readmes_commands_without_a_clone_work_with_what_it_says_to_install(user, released_clone, tmp_path):

@@ -5,6 +5,7 @@ creates the GitHub release with that section's text; .github/workflows/release.y
 push to main. These tests run it in their own clones (this repository's tags are never touched).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -13,7 +14,9 @@ import sys
 import yaml
 
 from .conftest import TEMPLATE
+from .released import clone_with_release_tags, on_a_terminal
 from .test_adoption import check_schema
+from .three_tools import project_tree
 
 SCRIPT = TEMPLATE / "scripts" / "release.py"
 WORKFLOW = TEMPLATE / ".github" / "workflows" / "release.yml"
@@ -193,3 +196,85 @@ def test_the_release_workflow_runs_the_publish_step_on_pushes_to_main_and_is_val
     assert step["run"] == "python3 scripts/release.py publish"
     assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
     assert {"GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"} <= set(step["env"])  # who made the annotated tags
+
+
+# docs/releases.md's ways to generate from a release, run as printed with a clone whose tags the tag step made.
+RELEASES_PAGE = TEMPLATE / "docs" / "releases.md"
+
+
+def generating_from_a_release():
+    """The two ```sh blocks of the page's 'Generating from a release': [any template], [a clone]."""
+    text = RELEASES_PAGE.read_text()
+    part = text[text.index("## Generating from a release") : text.index("## How to release")]
+    return [block.splitlines() for block in re.findall(r"```sh\n(.*?)```", part, re.S)]
+
+
+def user_environment(home):
+    env = environment(HOME=str(home), TERM="xterm")  # a fresh ~/.cookiecutters: cookiecutter clones into it
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def release_tree(project):
+    return project_tree(project, leave_out={".env", ".cruft.json", ".copier-answers.yml"})
+
+
+def test_each_way_the_releases_page_generates_from_a_clone_gives_the_release(tmp_path):
+    clone = clone_with_release_tags(tmp_path / "cookiecutter-lightweight-django")
+    _, from_a_clone = generating_from_a_release()
+    tag = re.search(r"--checkout (\S+)", from_a_clone[0])[1]
+    release = git(clone, "rev-parse", f"{tag}^{{commit}}")
+    readme = clone / "{{cookiecutter.project_slug}}" / "README.md"  # the clone's newest commit is not the release
+    readme.write_text(readme.read_text() + "\nA change after the release.\n")
+    git(clone, "commit", "-qam", "A change after the release")
+    env = user_environment(tmp_path / "home")
+    projects = {}
+    for command in from_a_clone:
+        assert command.split()[0] in ("cookiecutter", "cruft", "copier") and f" {tag} " in command, command
+        question = "🎤" if command.startswith("copier") else r"\[\d+/\d+\]"  # copier's mark, cookiecutter's [n/12]
+        status, output = on_a_terminal(command, tmp_path, env, question)  # in the folder that holds the clone
+        assert status == 0, f"$ {command}\n{output}"
+        projects[command.split()[0]] = (tmp_path / "my_project").rename(tmp_path / command.split()[0])
+    assert sorted(projects) == ["cookiecutter", "copier", "cruft"]
+    assert json.loads((projects["cruft"] / ".cruft.json").read_text())["commit"] == release
+    assert yaml.safe_load((projects["copier"] / ".copier-answers.yml").read_text())["_commit"] == tag
+    assert release_tree(projects["cookiecutter"]) == release_tree(projects["cruft"])
+    assert release_tree(projects["copier"]) == release_tree(projects["cruft"])
+    assert "A change after the release." not in (projects["cookiecutter"] / "README.md").read_text()
+
+    # What the page warns of: cookiecutter given the clone's path ignores --checkout, without a word.
+    assert "ignores `--checkout`" in RELEASES_PAGE.read_text()
+    plain = [sys.executable, "-m", "cookiecutter", "--no-input", "--checkout", tag, clone.name, "-o", "plain"]
+    subprocess.run(plain, cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert "A change after the release." in (tmp_path / "plain" / "my_project" / "README.md").read_text()
+
+
+def test_the_pages_update_commands_take_a_project_to_the_release(tmp_path):
+    clone = clone_with_release_tags(tmp_path / "cookiecutter-lightweight-django")
+    any_template, _ = generating_from_a_release()
+    updates = {command.split()[0]: command for command in any_template if " update " in command}
+    assert sorted(updates) == ["copier", "cruft"]
+    tag = re.search(r"(?:--checkout|--vcs-ref) (\S+)", updates["cruft"])[1]
+    env = user_environment(tmp_path / "home")
+    older = {"cruft": "de9e11c", "copier": "8a93ed2"}  # tests/test_updates.py's bases, before the first release
+    for tool, command in updates.items():
+        make = {
+            "cruft": [sys.executable, "-m", "cruft", "create", "--no-input", "--checkout", older[tool], str(clone)],
+            "copier": [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref", older[tool],
+                       str(clone), "my_project"],
+        }[tool]  # fmt: skip
+        folder = tmp_path / tool
+        folder.mkdir()
+        subprocess.run(make, cwd=folder, env=env, check=True, capture_output=True)
+        project = folder / "my_project"
+        for step in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "Generated"]):
+            git(project, *step)
+        question = "🎤" if tool == "copier" else r"Apply diff and update\?"
+        status, output = on_a_terminal(command, project, env, question)
+        assert status == 0, f"$ {command}\n{output}"
+        if tool == "cruft":
+            assert json.loads((project / ".cruft.json").read_text())["commit"] == git(
+                clone, "rev-parse", f"{tag}^{{commit}}"
+            )
+        else:
+            assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == tag
