@@ -211,11 +211,11 @@ def test_no_query_parameter_or_id_gets_a_server_error(as_alice, caplog, path, st
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
 
 
-@pytest.mark.parametrize("string", HOSTILE_STRINGS)
+# A form is sent as UTF-8 bytes: a lone surrogate cannot be among them (it arrives as U+FFFD's).
+@pytest.mark.parametrize("string", [name for name in HOSTILE_STRINGS if "surrogate" not in name])
 @pytest.mark.parametrize("field", ["username", "password"])
 def test_no_string_in_the_login_form_gets_a_server_error(client, alice, caplog, field, string):
-    if "surrogate" in string:  # a form is UTF-8 bytes: a surrogate arrives as the bytes of U+FFFD
-        return
     response = client.post("/board/login/", {"username": "alice", "password": "x", field: HOSTILE_STRINGS[string]})
-    assert response.status_code == 200 and "<form" in response.text  # the form again, with what was wrong
+    assert response.status_code == 200
+    assert "Your username and password didn't match. Please try again." in response.text  # the form again
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
