@@ -1,9 +1,10 @@
 """
 Brokers hand each event to every real-time process with a socket on its channel.
 
-- LocalBroker: no Redis, so this process is the only one and publishing is delivering.
+- LocalBroker: no Redis, so this process is the only one and publishing is delivering; it keeps
+  each channel's recent events for sockets that resume.
 - RedisBroker: Redis pub/sub, with ONE subscription per channel per process however many of
-  its sockets listen.
+  its sockets listen; a channel's history is a Redis Stream of the same name (publish.py adds to it).
 
 One task, the owner, holds the Redis pub/sub connection and is the only code that talks on it.
 Socket handlers only change the set of channels this process wants (subscribe(), unsubscribe())
@@ -12,18 +13,26 @@ wanted and what it has asked for, in order, and reads the answers in that same o
 last socket left while another joined" cannot leave Redis unsubscribed behind the broker's
 back, whatever the timing. When the connection fails the owner reconnects with backoff and
 jitter, asks for everything wanted again, and then tells every browser to re-sync, because
-events published meanwhile are gone: pub/sub is at-most-once.
+events published meanwhile reached no process: pub/sub is at-most-once.
+
+history(channel, since) answers a socket that resumes: every event after `since`, or None when the
+history no longer holds all of them.
 """
 
 import asyncio
 import contextlib
 import logging
 import random
-from collections import Counter
+import time
+from collections import Counter, defaultdict, deque
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from .protocol import event_id, with_id
+from .tokens import PUBLISH, history_window
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +44,12 @@ class LocalBroker:
 
     state = "embedded"
 
-    def __init__(self, deliver):
+    def __init__(self, deliver, window=None):
         self.deliver = deliver
+        self.events, self.seconds = window or history_window()
+        self.kept = defaultdict(deque)  # channel -> (ID, time.monotonic(), frame), oldest first
+        self.trimmed = defaultdict(lambda: (0, 0))  # channel -> the newest ID dropped from its history
+        self.last = (0, 0)  # the newest ID given, as Redis gives them: milliseconds-sequence
 
     async def start(self):
         pass
@@ -51,7 +64,26 @@ class LocalBroker:
         pass
 
     async def publish(self, channel, event):
-        self.deliver(channel, event)
+        now = int(time.time() * 1000)
+        self.last = (now, 0) if now > self.last[0] else (self.last[0], self.last[1] + 1)
+        frame = with_id(f"{self.last[0]}-{self.last[1]}", event)
+        self.kept[channel].append((self.last, time.monotonic(), frame))
+        self.trim(channel)
+        self.deliver(channel, frame)
+
+    def trim(self, channel):
+        entries, oldest = self.kept[channel], time.monotonic() - self.seconds
+        while entries and (len(entries) > self.events or entries[0][1] < oldest):
+            self.trimmed[channel] = entries.popleft()[0]
+
+    async def history(self, channel, since):
+        after = event_id(since)
+        if after is None or after > self.last:
+            return None  # not an ID this process gave (it may have restarted)
+        self.trim(channel)
+        if after < self.trimmed[channel]:
+            return None
+        return [frame for identifier, _, frame in self.kept[channel] if identifier > after]
 
 
 class RedisBroker:
@@ -64,7 +96,9 @@ class RedisBroker:
     subscribe_wait = 5.0  # seconds a socket waits for its subscription before it is told "subscribed" anyway
     idle_wait = 1.0  # the owner looks up at least this often, so redis-py's health check (a PING) can run
 
-    def __init__(self, url, options, deliver, resync, max_message_bytes=64 * 1024, backoff=(0.5, 10.0), *, prefix):
+    def __init__(
+        self, url, options, deliver, resync, max_message_bytes=64 * 1024, backoff=(0.5, 10.0), *, prefix, window=None
+    ):
         # retry=0: redis-py would otherwise reconnect quietly (losing events unseen) and, after a
         # longer outage, give up for good. The owner reconnects instead, and says so.
         self.redis = aioredis.Redis.from_url(
@@ -72,6 +106,7 @@ class RedisBroker:
         )
         self.deliver, self.resync, self.max_message_bytes = deliver, resync, max_message_bytes
         self.prefix = prefix  # this site's channel names in Redis start with it (tokens.channel_namespace)
+        self.window = window or history_window()  # (events, seconds) a channel's history keeps
         self.backoff = backoff  # first and longest wait (in seconds) between connection attempts
         self.wanted = set()  # channels some socket here listens to: the handlers' side
         # The owner's side, for the current connection only:
@@ -123,8 +158,22 @@ class RedisBroker:
         if self.idle is not None and not self.idle.expired():
             self.idle.reschedule(0)  # a moment long past: the owner's wait ends now
 
+    async def history(self, channel, since):
+        """The events on `channel` after `since`, from its Redis Stream; None when the stream no longer holds
+        `since` itself (trimmed from its start, as streams are, or never given) or Redis does not answer."""
+        if event_id(since) is None:
+            return None
+        try:
+            entries = await self.redis.xrange(self.prefix + channel, min=since, max="+")
+        except RedisError:
+            return None
+        if not entries or entries[0][0].decode() != since:
+            return None
+        return [with_id(identifier.decode(), fields[b"event"]) for identifier, fields in entries[1:]]
+
     async def publish(self, channel, event):
-        await self.redis.publish(self.prefix + channel, event)
+        """As Django's publish() does: into the channel's history, and to every process."""
+        await self.redis.register_script(PUBLISH)(keys=[self.prefix + channel], args=[event, *self.window])
 
     # The owner.
 

@@ -1,16 +1,23 @@
 """
 The wire format between browsers and the real-time server.
 
-Connect to /ws?channel=NAME offering the subprotocols ["realtime", TOKEN] (a header, so tokens
-stay out of URLs and access logs). Then JSON text frames, one object each:
+Connect to /ws?channel=NAME[&since=ID] offering the subprotocols ["realtime", TOKEN] (a header, so
+tokens stay out of URLs and access logs). Then JSON text frames, one object each:
 
-    browser -> {"type": "subscribe", "channel": NAME, "token": TOKEN}  another channel, a token each
+    browser -> {"type": "subscribe", "channel": NAME, "token": TOKEN, "since": ID}  another channel, a token
+                   each; "since" (optional) resumes after the event ID
                {"type": "unsubscribe", "channel": NAME}
                {"type": "ping"}                                       an application-level ping
     server  -> {"type": "subscribed", "channel": NAME}    events on NAME come from now on
                {"type": "unsubscribed", "channel": NAME}  no more of them (also for a channel never joined)
-               {"type": "message", "channel": NAME, "data": ...}
-               {"type": "resync"}  events may have been lost: fetch the current state again
+               {"id": ID, "type": "message", "channel": NAME, "data": ...}  IDs grow with each event on NAME
+               {"type": "resync", "channel": NAME}  events on NAME may have been lost (no "channel": on any
+                   channel): fetch the current state again
+
+Resuming: after "subscribed", a socket that gave "since" gets every event on NAME after ID, in order and
+once each, then the live ones; or, when the channel's history no longer reaches back to ID (or ID is
+not one the server gave), one "resync" for NAME instead. History is shared by all server processes
+(a Redis Stream per channel) and bounded by REALTIME_HISTORY_EVENTS and REALTIME_HISTORY_SECONDS.
                {"type": "pong"}
                {"type": "error", "error": TEXT, "channel": NAME}  a JSON object that is not a valid
                    request ("channel" only when it named a valid one); the socket stays open
@@ -30,6 +37,7 @@ echoes any close code back. https://www.rfc-editor.org/rfc/rfc6455
 """
 
 import json
+import re
 from dataclasses import dataclass
 
 from .tokens import valid_channel
@@ -40,11 +48,15 @@ UNKNOWN_TYPE = "unknown message type (subscribe, unsubscribe or ping)"
 INVALID_CHANNEL = "invalid channel (1-100 characters of A-Z a-z 0-9 _ . : -)"
 
 
+EVENT_ID = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")  # a Redis Stream entry ID: milliseconds-sequence
+
+
 @dataclass(frozen=True)
 class Request:
     type: str
     channel: str = ""
     token: str = ""
+    since: str | None = None  # resume after this event ID ("" when it was given but is no ID at all)
 
 
 class Close(Exception):
@@ -78,10 +90,27 @@ def parse(message):
         raise Invalid(UNKNOWN_TYPE)
     if kind == "ping":
         return Request(kind)
-    channel, token = request.get("channel"), request.get("token")
+    channel, token, since = request.get("channel"), request.get("token"), request.get("since")
     if not valid_channel(channel):
         raise Invalid(INVALID_CHANNEL)
-    return Request(kind, channel, token if isinstance(token, str) else "")
+    since = since if isinstance(since, str) or since is None else ""
+    return Request(kind, channel, token if isinstance(token, str) else "", since)
+
+
+def event_id(text):
+    """An event ID as a comparable (milliseconds, sequence) pair, or None when `text` is not one."""
+    match = EVENT_ID.fullmatch(text) if isinstance(text, str) else None
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def with_id(identifier, event):
+    """publish.encode_event()'s bytes with "id" first: the frame sockets get."""
+    return b'{"id":"' + identifier.encode() + b'",' + event[1:]
+
+
+def id_of(frame):
+    """The ID a frame made by with_id() carries, as event_id() gives it; None for any other frame."""
+    return event_id(frame[7 : frame.find(b'"', 7)].decode()) if frame.startswith(b'{"id":"') else None
 
 
 def encode(message):

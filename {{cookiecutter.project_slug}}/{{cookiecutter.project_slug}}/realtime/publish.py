@@ -5,8 +5,10 @@ token_for() the signed token a browser needs to listen.
 publish() is fire-and-forget on purpose. It waits for the database transaction to
 commit (so nobody is told about a row that was rolled back), never raises into the
 request when the broker is down, and gives up after REALTIME_PUBLISH_TIMEOUT
-seconds with one log line. Delivery is at-most-once: browsers re-fetch state after
-they reconnect, so a lost event costs a refresh, not data.
+seconds with one log line. With Redis, the event is added to the channel's history
+(a Redis Stream, which gives it its ID) and sent to the Tornado processes in one
+atomic step, so a browser that reconnects resumes from the history; an event
+dropped while Redis is down is in no history, and browsers re-fetch state.
 """
 
 import json
@@ -21,6 +23,7 @@ from django.db import transaction
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from . import tokens
 from .tokens import channel_namespace, make_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
@@ -89,7 +92,8 @@ def redis_client():
 
 
 def _send_to_redis(channel, event):
-    redis_client().publish(channel_namespace(settings.SECRET_KEY) + channel, event)
+    script = redis_client().register_script(tokens.PUBLISH)  # see tokens.py
+    script(keys=[channel_namespace(settings.SECRET_KEY) + channel], args=[event, *tokens.history_window()])
 
 
 def _send_to_server(event):

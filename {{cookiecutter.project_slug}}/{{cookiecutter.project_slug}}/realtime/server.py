@@ -35,8 +35,8 @@ from django.http.request import validate_host
 from .. import env
 from . import protocol
 from .broker import LocalBroker, RedisBroker
-from .protocol import SUBPROTOCOL, encode, error_frame
-from .tokens import channel_namespace, check_token, publish_signature, publishing_key, valid_channel
+from .protocol import SUBPROTOCOL, encode, error_frame, event_id, id_of
+from .tokens import channel_namespace, check_token, history_window, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Config:
     ping_interval: float  # Heroku's router drops a socket after 55 s of silence
     ping_timeout: float
     send_buffer_bytes: int
+    history: tuple  # (events, seconds) a channel's history keeps for sockets that resume
 
     @classmethod
     def read(cls, settings, **overrides):
@@ -93,6 +94,7 @@ def own_variables(allowed_hosts):
         "ping_interval": env.number("REALTIME_PING_INTERVAL", default=20),
         "ping_timeout": env.number("REALTIME_PING_TIMEOUT", default=20),
         "send_buffer_bytes": env.number("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024),
+        "history": history_window(),  # Django reads it too, to trim Redis's history as it publishes
     }
 
 
@@ -163,6 +165,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         self.config, self.broker = config, broker
         self.channels = set()
         self.pending = 0  # bytes handed to write_message() whose Future is not done yet
+        self.behind = {}  # channel -> live events held back while the socket catches up on its history
         self.closing = False
 
     async def get(self, *args, **kwargs):
@@ -170,6 +173,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         offered = [value.strip() for value in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         token = offered[1] if len(offered) == 2 and offered[0] == SUBPROTOCOL else ""
         self.first_channel = self.get_query_argument("channel", "")
+        self.first_since = self.get_query_argument("since", None)
         try:
             user = self.checked_user(token, self.first_channel)
         except signing.BadSignature:
@@ -217,7 +221,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         self.connections.add(self)
         self.clients.update(self.client)
         self.rate_limit = RateLimit(self.config.rate_limit)
-        await self.join(self.first_channel)
+        await self.join(self.first_channel, self.first_since)
 
     async def on_message(self, message):
         if self.closing:
@@ -233,7 +237,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         if request.type == "subscribe":
             if not self.token_is_valid(request.token, request.channel):
                 return self.send(error_frame("invalid token", request.channel))
-            await self.join(request.channel)
+            await self.join(request.channel, request.since)
         elif request.type == "unsubscribe":
             self.leave(request.channel)
             self.send(encode({"type": "unsubscribed", "channel": request.channel}))
@@ -254,21 +258,40 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         for channel in list(self.channels):
             self.leave(channel)
 
-    async def join(self, channel):
+    async def join(self, channel, since=None):
         if channel not in self.channels:
             if len(self.channels) >= MAX_CHANNELS_PER_SOCKET:
                 return self.send(error_frame("too many channels", channel))
             self.channels.add(channel)
             self.listeners[channel].add(self)
+        if since is not None:
+            self.behind[channel] = []
         await self.broker.subscribe(channel)  # at once if this process already receives the channel
         if self.closing:
             return self.leave(channel)  # it closed while Redis confirmed
         self.send(encode({"type": "subscribed", "channel": channel}))
+        if since is not None:
+            await self.catch_up(channel, since)
+
+    async def catch_up(self, channel, since):
+        """Send the events after `since` from the history, then those that arrived live meanwhile, each once
+        and in order (the history was read after the subscription was in place, so the two overlap)."""
+        backlog = await self.broker.history(channel, since)
+        live = self.behind.pop(channel, [])
+        if backlog is None:
+            self.send(encode({"type": "resync", "channel": channel}))
+        newest = None if backlog is None else event_id(since)
+        for frame in [*(backlog or ()), *live]:
+            identifier = id_of(frame)
+            if newest is None or identifier is None or identifier > newest:
+                self.send(frame)
+                newest = identifier or newest
 
     def leave(self, channel):
         if channel not in self.channels:
             return
         self.channels.discard(channel)
+        self.behind.pop(channel, None)
         self.listeners[channel].discard(self)
         if not self.listeners[channel]:
             del self.listeners[channel]
@@ -300,7 +323,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     def broadcast(cls, channel, event):
         """Write one event to every socket on `channel` in this process."""
         for socket in list(cls.listeners.get(channel, ())):
-            socket.send(event)
+            if channel in socket.behind:
+                socket.behind[channel].append(event)
+            else:
+                socket.send(event)
 
     @classmethod
     def resync(cls, channel=None):
@@ -380,8 +406,9 @@ def make_broker(config):
             SocketHandler.resync,
             config.max_message_bytes,
             prefix=channel_namespace(config.secret_key),
+            window=config.history,
         )
-    return LocalBroker(SocketHandler.broadcast)
+    return LocalBroker(SocketHandler.broadcast, config.history)
 
 
 def log_request(handler):

@@ -5,7 +5,8 @@ Signatures shared by Django and the Tornado server; both need the same keys.
   Django signs it with SECRET_KEY; Tornado checks it without a database query.
 - A publish signature says "this body came from Django just now". It guards the
   HTTP endpoint that Django uses when there is no Redis.
-- With Redis, both name this site's channels there the same way (channel_namespace).
+- With Redis, both name this site's channels there the same way (channel_namespace), and both
+  know how much history a channel keeps (history_window).
 
 https://docs.djangoproject.com/en/6.1/topics/signing/
 """
@@ -17,12 +18,23 @@ import re
 from django.core import signing
 from django.utils.crypto import salted_hmac
 
+from .. import env
+
 CHANNEL = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 TOKEN_SALT = "realtime.token"  # noqa: S105 - a namespace for signatures, not a secret
 # "." keeps tokens inside the characters a Sec-WebSocket-Protocol value allows (no ":").
 TOKEN_SEPARATOR = "."  # noqa: S105
 PUBLISH_KEY_SALT = "realtime.publish"  # noqa: S105 - a namespace, not a secret
 NAMESPACE_SALT = "realtime.namespace"
+# Publishing with Redis, in one atomic step: add the event to the channel's history (a Stream, which gives it its
+# ID), trim the history to the window (events, then seconds), and hand the event, ID first, to every Tornado process.
+PUBLISH = """
+local id = redis.call("XADD", KEYS[1], "MAXLEN", "~", ARGV[2], "*", "event", ARGV[1])
+local now = redis.call("TIME")
+redis.call("XTRIM", KEYS[1], "MINID", "~", string.format("%d", (tonumber(now[1]) - tonumber(ARGV[3])) * 1000))
+redis.call("PUBLISH", KEYS[1], '{"id":"' .. id .. '",' .. string.sub(ARGV[1], 2))
+return id
+"""
 
 
 def valid_channel(channel):
@@ -57,6 +69,12 @@ def channel_namespace(secret_key):
     projects on one developer's redis-server) have other SECRET_KEYs, so none hears another's events."""
     site = salted_hmac(NAMESPACE_SALT, "", secret=secret_key, algorithm="sha256").hexdigest()[:16]
     return f"realtime:{site}:"
+
+
+def history_window():
+    """How far back a socket may resume: (events, seconds) kept per channel. Django trims Redis's history
+    as it publishes, and a Tornado process without Redis keeps its own, so both read it."""
+    return env.number("REALTIME_HISTORY_EVENTS", default=1000), env.number("REALTIME_HISTORY_SECONDS", default=300)
 
 
 def publish_signature(timestamp, body, *, key):

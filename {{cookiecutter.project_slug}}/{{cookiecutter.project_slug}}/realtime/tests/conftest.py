@@ -81,12 +81,13 @@ class Served:
     def token(self, channel="demo", user=None):
         return make_token(user, channel, key=self.config.secret_key)
 
-    async def connect(self, channel="demo", token=None, origin=None, protocols=None, address=None):
+    async def connect(self, channel="demo", token=None, origin=None, protocols=None, address=None, since=None):
         """A client socket; `address` is the client's address as the proxy in front reports it."""
         headers = {"Origin": origin} if origin else {}
         if address:
             headers["X-Forwarded-For"] = f"198.51.100.99, {address}"  # the proxy appends the address it saw
-        request = HTTPRequest(f"ws://127.0.0.1:{self.port}/ws?channel={channel}", headers=headers)
+        query = f"channel={channel}" + (f"&since={since}" if since else "")
+        request = HTTPRequest(f"ws://127.0.0.1:{self.port}/ws?{query}", headers=headers)
         if protocols is None:
             protocols = ["realtime", self.token(channel) if token is None else token]
         return await websocket_connect(request, subprotocols=protocols)

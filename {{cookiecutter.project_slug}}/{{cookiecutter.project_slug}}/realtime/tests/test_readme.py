@@ -15,6 +15,7 @@ from django.test import Client
 from tornado.websocket import websocket_connect
 
 from .. import views
+from ..protocol import event_id
 from .conftest import PUBLISH_KEY, in_thread, receive, serving
 from conftest import ROUTER_HEADERS
 
@@ -88,4 +89,6 @@ async def test_the_readme_signal_tells_the_staff_channel_who_joined_after_commit
 
         await in_thread(create_user, "carol", commit=False)  # rolled back: never announced
         await in_thread(create_user, "bob")
-        assert await receive(staff) == {"type": "message", "channel": "staff", "data": {"joined": "bob"}}
+        message = await receive(staff)
+        assert event_id(message.pop("id")) is not None  # every event has its ID
+        assert message == {"type": "message", "channel": "staff", "data": {"joined": "bob"}}

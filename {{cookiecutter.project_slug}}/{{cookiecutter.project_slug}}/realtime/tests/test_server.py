@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from ..protocol import event_id
 from ..server import Config, SocketHandler, origin_allowed
 from ..tokens import publish_signature
 from .conftest import (
@@ -413,7 +414,9 @@ async def test_a_signed_publish_reaches_the_sockets(config):
         connection = await served.connect()
         await receive(connection)
         assert await post(served, EVENT) == 204
-        assert await receive(connection) == {"type": "message", "channel": "demo", "data": {"text": "hello"}}
+        message = await receive(connection)
+        assert event_id(message.pop("id")) is not None  # every event has its ID
+        assert message == {"type": "message", "channel": "demo", "data": {"text": "hello"}}
 
 
 @pytest.mark.parametrize(
