@@ -58,6 +58,12 @@ def site(bake, tmp_path_factory):
             processes["realtime"].stop(signal.SIGKILL)  # a crash, not a polite shutdown
             processes["realtime"].start()
 
+        def stop_realtime(self):
+            processes["realtime"].stop(signal.SIGKILL)
+
+        def start_realtime(self):
+            processes["realtime"].start()
+
         def run_code(self, code):
             run(["python", "manage.py", "shell", "-c", code], project, bin_dir, env)
 
@@ -116,9 +122,10 @@ def browser(tmp_path_factory):
 # Records what arrives over the socket, so a message seen in the list is known to be live,
 # not re-fetched; `socket` is the demo page's RealtimeSocket.
 RECORD = """() => {
-    window.live = []; window.reconnects = 0;
+    window.live = []; window.reconnects = 0; window.syncs = 0;
     socket.addEventListener('message', (e) => window.live.push(e.detail.data.text));
     socket.addEventListener('reconnecting', () => window.reconnects++);
+    socket.addEventListener('sync', () => window.syncs++);
 }"""
 
 
@@ -157,6 +164,19 @@ def test_two_windows_update_together_and_survive_a_tornado_restart(site, browser
     site.publish("after the restart")
     arrived_live(watcher, "after the restart")
     expect(watcher.locator("#messages")).to_contain_text("ada: after the restart")
+
+    # Django publishes while no Tornado process runs; the page resumes from the channel's history when one is
+    # back: the event arrives as a live one, and the page is not asked to re-fetch (no "sync").
+    syncs = watcher.evaluate("() => window.syncs")
+    site.stop_realtime()
+    watcher.wait_for_function("() => window.reconnects > 1", timeout=10_000)
+    expect(watcher.locator("#status")).not_to_have_text("live")
+    site.publish("while no real-time server ran")
+    site.start_realtime()
+    arrived_live(watcher, "while no real-time server ran")
+    expect(watcher.locator("#messages")).to_contain_text("ada: while no real-time server ran")
+    expect(watcher.locator("#status")).to_have_text("live", timeout=30_000)
+    assert watcher.evaluate("() => window.syncs") == syncs
 
 
 # The README's page exposes no status: record what its socket receives, from before its scripts run.

@@ -631,11 +631,9 @@ socket.addEventListener("reconnecting", (event) => {
   connectionState("reconnecting", `Reconnecting in ${Math.max(1, Math.round(event.detail.delay / 1000))} s…`);
 });
 socket.addEventListener("message", (event) => receive(event.detail.data));
-// Subscribed (after every connect), or told that events may have been lost: fetch the board again.
-socket.addEventListener("sync", () => {
-  connectionState("live", "Live");
-  sync().catch(report);
-});
+socket.addEventListener("live", () => connectionState("live", "Live")); // subscribed, after every connect
+// The first connect, or a resume the server's history no longer reaches: fetch the board again.
+socket.addEventListener("sync", () => sync().catch(report));
 
 document.querySelector(".me .avatar").replaceWith(avatar(config.user, `Signed in as ${config.user}`));
 loadSprints()

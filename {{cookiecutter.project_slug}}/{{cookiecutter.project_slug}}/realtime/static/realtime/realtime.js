@@ -7,15 +7,17 @@
  *   socket.connect();
  *   socket.subscribe("other-channel");  // more channels, each with its own token
  *
- * Events: "open", "message" {channel, data}, "sync" {reason}, "reconnecting" {delay, code},
- * "error" {channel, error}.
+ * Events: "open", "live" {channel}, "message" {channel, id, data}, "sync" {reason},
+ * "reconnecting" {delay, code}, "error" {channel, error}.
  *
- * Delivery is at-most-once: events sent while this page was disconnected are gone.
- * So "sync" fires once the socket is subscribed after every (re)connect, and when the
- * server says events may have been lost; fetch the current state from Django then.
- * Reconnects back off exponentially (0.5 s doubling to 30 s) with random jitter, so a
- * restarted server is not hit by every browser at the same instant. Each connect asks
- * getToken() for a fresh token, because tokens expire within a minute.
+ * After any close it reconnects by itself and resumes each channel after the last event it
+ * received (the server replays what was missed, from its history), so a short disconnect
+ * costs nothing. "live" fires whenever the first channel is subscribed again. "sync" fires
+ * when the page must fetch the current state from Django: on the first connect, and when
+ * the server says its history no longer reaches back (a long disconnect, a restarted
+ * server without Redis). Reconnects back off exponentially (0.5 s doubling to 30 s) with
+ * random jitter, so a restarted server is not hit by every browser at the same instant.
+ * Each connect asks getToken() for a fresh token, because tokens expire within a minute.
  */
 (function (global) {
   "use strict";
@@ -28,6 +30,7 @@
       this.minDelay = minDelay;
       this.maxDelay = maxDelay;
       this.channels = new Set([channel]);
+      this.lastIds = new Map();  // channel -> the ID of the last event received: where to resume
       this.attempt = 0;
       this.stopped = false;
       this.socket = null;
@@ -41,8 +44,9 @@
       } catch (error) {
         return this.retry(0);
       }
-      const url = `${grant.url}?channel=${encodeURIComponent(this.channel)}`;
-      const socket = new WebSocket(url, ["realtime", grant.token]);  // the token travels in a header, not the URL
+      const since = this.lastIds.get(this.channel);
+      const query = `channel=${encodeURIComponent(this.channel)}` + (since ? `&since=${encodeURIComponent(since)}` : "");
+      const socket = new WebSocket(`${grant.url}?${query}`, ["realtime", grant.token]);  // the token: a header, not the URL
       this.socket = socket;
       socket.onopen = () => {
         this.attempt = 0;
@@ -63,10 +67,17 @@
       } catch (error) {
         return;
       }
-      if (message.type === "message") this.emit("message", { channel: message.channel, data: message.data });
-      else if (message.type === "subscribed" && message.channel === this.channel) this.emit("sync", { reason: "connected" });
-      else if (message.type === "resync") this.emit("sync", { reason: "events may have been lost" });
-      else if (message.type === "error") this.emit("error", message);
+      if (message.type === "message") {
+        if (message.id) this.lastIds.set(message.channel, message.id);
+        this.emit("message", { channel: message.channel, id: message.id, data: message.data });
+      } else if (message.type === "subscribed" && message.channel === this.channel) {
+        this.emit("live", { channel: message.channel });
+        if (!this.lastIds.has(message.channel)) this.emit("sync", { reason: "connected" });
+      } else if (message.type === "resync") {
+        if (message.channel) this.lastIds.delete(message.channel);
+        else this.lastIds.clear();
+        this.emit("sync", { reason: "events may have been lost" });
+      } else if (message.type === "error") this.emit("error", message);
     }
 
     retry(code) {
@@ -83,11 +94,13 @@
 
     async sendSubscribe(channel) {
       const grant = await this.getToken(channel);
-      this.socket?.send(JSON.stringify({ type: "subscribe", channel, token: grant.token }));
+      const since = this.lastIds.get(channel);
+      this.socket?.send(JSON.stringify({ type: "subscribe", channel, token: grant.token, ...(since && { since }) }));
     }
 
     unsubscribe(channel) {
       this.channels.delete(channel);
+      this.lastIds.delete(channel);
       if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "unsubscribe", channel }));
     }
 
