@@ -238,6 +238,11 @@ def test_each_way_the_releases_page_generates_from_a_clone_gives_the_release(tmp
     assert sorted(projects) == ["cookiecutter", "copier", "cruft"]
     assert json.loads((projects["cruft"] / ".cruft.json").read_text())["commit"] == release
     assert yaml.safe_load((projects["copier"] / ".copier-answers.yml").read_text())["_commit"] == tag
+    recorded = {
+        "cruft": json.loads((projects["cruft"] / ".cruft.json").read_text())["template"],
+        "copier": yaml.safe_load((projects["copier"] / ".copier-answers.yml").read_text())["_src_path"],
+    }
+    assert recorded == {"cruft": str(clone), "copier": str(clone)}  # where later updates go back to
     assert release_tree(projects["cookiecutter"]) == release_tree(projects["cruft"])
     assert release_tree(projects["copier"]) == release_tree(projects["cruft"])
     assert "A change after the release." not in (projects["cookiecutter"] / "README.md").read_text()
