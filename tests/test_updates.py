@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from .conftest import ADDON_COMBINATIONS, DEFAULTS, TEMPLATE, combination_param, fresh_database, project_venv, run
+from .released import on_a_terminal
 from .three_tools import ANSWERS_FILES, environment, generate, git, project_tree, release, template_repository
 
 FIXED_CRUFT_BASE = "de9e11c"  # until the first release tag; see the module docstring
@@ -279,6 +280,22 @@ def test_a_change_where_the_template_changed_too_is_a_conflict_in_the_file_as_th
     expected = shown.replace("before updating", labels[0]).replace("after updating", labels[1])
     assert expected in settings.read_text()
     assert not list(project.rglob("*.rej"))
+
+
+def test_answering_crufts_question_stops_cruft_so_the_pages_update_with_y(template, tmp_path):
+    """docs/updates.md keeps `-y`: with the typer installed beside cruft 2.16.0, its question crashes cruft.
+    When a cruft or typer release fixes it, this fails: then the page can offer the question again."""
+    project = generate_and_commit("cruft", template, tmp_path, DEFAULTS, ref=FIXED_CRUFT_BASE)
+    before = (project / ".cruft.json").read_text()
+    env = {
+        **environment(),
+        "TERM": "xterm",
+        "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+    }
+    status, output = on_a_terminal("cruft update --checkout HEAD", project, env, r"Apply diff and update\?")
+    assert status != 0 and "AssertionError" in output, output
+    assert (project / ".cruft.json").read_text() == before  # no update
+    assert "Keep `-y`" in (TEMPLATE / "docs" / "updates.md").read_text()
 
 
 def conflict_shapes():
