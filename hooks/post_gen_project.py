@@ -56,12 +56,14 @@ def main():
         for command in (["init", "-q", "-b", "main"], ["add", "-A"], first_commit):
             subprocess.run(["git", *author, *command], check=True)
 
-    print(f"""
-Created {SLUG}/. Next steps:
-  cd {SLUG}
-  python{ANSWERS["python_version"]} -m venv .venv && .venv/bin/pip install -r requirements-dev.txt
-  .venv/bin/python manage.py migrate && .venv/bin/python manage.py runserver
-Tests: .venv/bin/pytest    Deploy: see README.md""")
+    run_it, test_it = (readme_command(section) for section in ("## Run it", "## Test it"))
+    print(f"\nCreated {SLUG}/. Next steps (README.md's *Run it*):\n  cd {SLUG}\n  {run_it}\nTests: {test_it}")
+
+
+def readme_command(heading):
+    """The first command under `heading` in the project's README: printed here as it is written there."""
+    section = Path("README.md").read_text().split(heading, 1)[1]
+    return section.split("```sh\n", 1)[1].split("\n", 1)[0]
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 # installs (tests/test_hooks.py reads them from the real virtualenvs and keeps this equal) ...
 # fmt: off
 INSTALLED = {
-    "asgiref", "attr", "attrs", "cfgv", "distlib", "django", "django_permissions_policy", "django_redis", "dotenv",
-    "drf_spectacular", "drf_spectacular_sidecar", "environ", "filelock", "gevent", "greenlet", "gunicorn", "honcho",
-    "identify", "inflection", "iniconfig", "jsonschema", "jsonschema_specifications", "nodeenv", "packaging", "pip",
-    "platformdirs", "pluggy", "pre_commit", "psycopg", "psycopg_binary", "psycopg_pool", "py", "pygments", "pytest",
-    "pytest_django", "pytest_env", "python_discovery", "redis", "referencing", "rest_framework", "rpds", "ruff",
-    "sqlparse", "tornado", "typing_extensions", "uritemplate", "virtualenv", "whitenoise", "yaml", "zope",
+    "asgiref", "attr", "attrs", "axes", "cfgv", "distlib", "django", "django_permissions_policy", "django_redis",
+    "dotenv", "drf_spectacular", "drf_spectacular_sidecar", "environ", "filelock", "gevent", "greenlet", "gunicorn",
+    "honcho", "identify", "inflection", "iniconfig", "jsonschema", "jsonschema_specifications", "nodeenv",
+    "packaging", "pip", "platformdirs", "pluggy", "pre_commit", "psycopg", "psycopg_binary", "psycopg_pool", "py",
+    "pygments", "pytest", "pytest_django", "pytest_env", "python_discovery", "redis", "referencing", "rest_framework",
+    "rpds", "ruff", "sqlparse", "tornado", "typing_extensions", "uritemplate", "virtualenv", "whitenoise", "yaml",
+    "zope",
 }
 # fmt: on
 # ... and the project's own top-level modules, and the folders cookiecutter copies without rendering.

@@ -33,9 +33,11 @@ CORE_FILES = {
     "requirements.txt",
     "my_project/__init__.py",
     "my_project/env.py",
+    "my_project/outage.py",
     "my_project/settings.py",
     "my_project/static/css/site.css",
     "my_project/static/favicon.svg",
+    "my_project/templates/503.html",
     "my_project/templates/base.html",
     "my_project/templates/home.html",
     "my_project/urls.py",
@@ -57,7 +59,7 @@ OPTION_FILES = {
     "use_rest": {
         f"my_project/api/{name}.py"
         for name in ["__init__", "apps", "exceptions", "schema", "serializers", "urls", "views"]
-        + ["tests/__init__", "tests/conftest", "tests/test_api"]
+        + ["tests/__init__", "tests/conftest", "tests/test_api", "tests/test_login_guessing"]
     }
     | {"my_project/api/templates/api/docs.html", "my_project/api/templates/rest_framework/api.html"},
     "use_realtime": {
@@ -107,6 +109,7 @@ OPTION_FILES = {
             "tests/test_api.py",
             "tests/test_caching.py",
             "tests/test_events.py",
+            "tests/test_login_guessing.py",
             "urls.py",
             "views.py",
         ]
@@ -279,7 +282,7 @@ def test_ci_workflow_runs_the_same_commands_as_the_readme(bake, version):
     # Set-up: the first half of the README's run command, with the Python of the matrix entry.
     assert commands[0].startswith("python${{ matrix.python-version }} -m venv .venv")
     assert commands[0].replace("${{ matrix.python-version }}", version) in readme
-    assert commands[-1] == ".venv/bin/pytest" and "```sh\n.venv/bin/pytest\n```" in readme
+    assert commands[-1] == ".venv/bin/pytest" and "-r requirements-dev.txt && .venv/bin/pytest\n```" in readme
 
 
 # The example app
@@ -314,9 +317,13 @@ def test_the_board_is_its_folder_and_one_line_in_settings_and_urls(bake):
     outside = {name: text for name, text in with_board.items() if not name.startswith("my_project/board/")}
     assert set(outside) == set(without)
     changed = {name for name in outside if name != ".env" and outside[name] != without[name]}
-    assert changed == {"my_project/settings.py", "my_project/urls.py", "README.md"}  # README: its row in the table
+    assert changed == {"my_project/settings.py", "my_project/urls.py", "README.md"}
+    # README: its row in the table, and one section that introduces the board, removed with the folder.
+    section = "## The task board" + outside["README.md"].split("## The task board", 1)[1].split("\n## ", 1)[0]
+    readme_without_section = outside["README.md"].replace(section, "")
     for name in changed:
-        lines = difflib.ndiff(without[name].splitlines(), outside[name].splitlines())
-        added = [line for line in lines if line[0] != " "]
+        text = readme_without_section if name == "README.md" else outside[name]
+        lines = difflib.ndiff(without[name].splitlines(), text.splitlines())
+        added = [line for line in lines if line[0] != " " and line.strip() not in ("+", "-")]
         named = "my_project/board/" if name == "README.md" else "my_project.board"
         assert len(added) == 1 and added[0].startswith("+ ") and named in added[0], added

@@ -3,9 +3,12 @@ gunicorn settings, read by the Procfile's `gunicorn`. Numbers fit Heroku's route
 30 s and keeps idle connections open for 90 s. https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import importlib
 import os
+import sys
 
 import gevent
+from django.core.exceptions import ImproperlyConfigured
 
 # Each connection in a greenlet, not a thread: clients that send slowly (slowloris, slow POST) or hold idle
 # connections cost a little memory each. https://docs.gunicorn.org/en/stable/design.html#async-workers
@@ -23,6 +26,14 @@ accesslog = "-"  # stdout
 # Heroku's router gives each request an X-Request-ID and logs it: find a request in both logs with it.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}i)s'
 control_socket_disable = True  # else gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl, shared by every server here
+
+
+def on_starting(server):  # a server hook: read the settings once, before any worker, to fail in one line
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
+    try:
+        importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
+    except ImproperlyConfigured as error:  # env.py's EnvVarError names the variable and the fix
+        sys.exit(f"Configuration error: {error}")
 
 
 def post_request(worker, req, environ, resp):  # a server hook: https://docs.gunicorn.org/en/stable/settings.html

@@ -11,6 +11,7 @@ def main():
         os.environ.setdefault("SECRET_KEY", "collectstatic-signs-nothing")
         os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     from django.core.management import execute_from_command_line
+    from django.db import OperationalError
 
     from {{ cookiecutter.project_slug }}.env import EnvVarError
 
@@ -18,6 +19,9 @@ def main():
         execute_from_command_line(sys.argv)
     except EnvVarError as error:  # a missing or malformed variable: the message says which and how to fix it
         sys.exit(f"Configuration error: {error}")
+    except OperationalError as error:  # no server, no such database, a refused login: the first line says which
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        sys.exit(f"Database error: {reason}; start it, create the database, or fix DATABASE_URL.")
 
 
 if __name__ == "__main__":

@@ -230,3 +230,16 @@ def test_a_database_outage_answers_503_and_logs_one_line_when_it_starts_and_one_
 
 
 UNAVAILABLE = {"detail": "The database is not answering; try again in a few seconds."}
+
+
+def test_a_configuration_error_stops_the_web_process_with_one_line_and_no_traceback():
+    web_line = re.search(r"^web: (.+)$", (PROJECT_DIR / "Procfile").read_text(), re.MULTILINE)[1]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    environment = {**PRODUCTION_ENV, "SECRET_KEY": "", "PATH": path, "PORT": "0"}  # "": not .env's key either
+    command = ["/bin/sh", "-c", web_line]
+    run = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, timeout=120)
+    output = (run.stdout + run.stderr).decode()
+    assert run.returncode != 0
+    message = "Configuration error: SECRET_KEY is not set; set it in the environment (or in .env for local work)."
+    assert output.splitlines().count(message) == 1, output
+    assert "Traceback" not in output and "Booting worker" not in output, output

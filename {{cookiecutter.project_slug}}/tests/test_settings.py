@@ -180,3 +180,16 @@ def test_each_log_record_prints_once_in_development(stderr_log, capsys):
     logging.getLogger("django.security.csrf").warning("Forbidden (CSRF cookie not set.)")
     logging.getLogger("{{ cookiecutter.project_slug }}").info("mine")
     assert capsys.readouterr().err == "Not Found: /nowhere\nForbidden (CSRF cookie not set.)\nmine\n"
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    ["sqlite:////no-such-folder/db.sqlite3", "postgres://postgres@127.0.0.1:9/app"],
+    ids=["sqlite-cannot-open", "postgresql-refused"],
+)
+def test_manage_py_prints_a_database_that_does_not_answer_as_one_line(manage, database_url):
+    result = manage("migrate", **{**PRODUCTION_ENV, "DATABASE_URL": database_url})
+    assert result.returncode == 1
+    ours = [line for line in result.stderr.splitlines() if line.startswith("Database error:")]
+    assert len(ours) == 1 and ours[0].endswith("; start it, create the database, or fix DATABASE_URL."), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
