@@ -12,8 +12,9 @@ and may wait until a channel is confirmed. The owner sends Redis the difference 
 wanted and what it has asked for, in order, and reads the answers in that same order; so "the
 last socket left while another joined" cannot leave Redis unsubscribed behind the broker's
 back, whatever the timing. When the connection fails the owner reconnects with backoff and
-jitter, asks for everything wanted again, and then tells every browser to re-sync, because
-events published meanwhile reached no process: pub/sub is at-most-once.
+jitter and asks for everything wanted again. While it has no connection every socket is closed
+(resync() with no channel), so no page looks live while events published meanwhile reach no
+process, and a socket that resumes from before the outage is told to re-sync.
 
 history(channel, since) answers a socket that resumes: every event after `since`, or None when the
 history no longer holds all of them.
@@ -89,8 +90,8 @@ class LocalBroker:
 class RedisBroker:
     """Redis pub/sub through one owner task; see the module's docstring.
 
-    deliver(channel, event) writes an event to this process's sockets on a channel, and
-    resync(channel=None) asks those sockets (or all of them) to fetch the current state again.
+    deliver(channel, event) writes an event to this process's sockets on a channel; resync(channel) asks those
+    sockets to fetch the current state again, and resync() closes every socket: the connection is lost.
     """
 
     subscribe_wait = 5.0  # seconds a socket waits for its subscription before it is told "subscribed" anyway
@@ -116,6 +117,7 @@ class RedisBroker:
         self.waiters = {}  # channel -> Future, done when Redis confirms the channel
         self.late = set()  # channels whose sockets were told "subscribed" before Redis confirmed it
         self.state = "connecting"
+        self.recovered = 0  # when the last outage ended
         self.failures = 0  # connection attempts that failed in a row
         self.idle = None  # the owner's wait for Redis, which a change of `wanted` ends early
         self.owner = None
@@ -161,8 +163,9 @@ class RedisBroker:
     async def history(self, channel, since):
         """The events on `channel` after `since`, from its Redis Stream; None when the stream no longer holds
         `since` itself (trimmed from its start, as streams are, or never given) or Redis does not answer."""
-        if event_id(since) is None:
-            return None
+        after = event_id(since)
+        if after is None or after[0] < self.recovered * 1000:
+            return None  # not an ID, or one from before an outage: events published during it were dropped
         try:
             entries = await self.redis.xrange(self.prefix + channel, min=since, max="+")
         except RedisError:
@@ -197,7 +200,8 @@ class RedisBroker:
             except Exception as error:
                 if self.state != "disconnected":
                     logger.warning("Real-time: lost Redis (%s); reconnecting", type(error).__name__)
-                self.state = "disconnected"
+                    self.state = "disconnected"
+                    self.resync()  # events published from now on reach no process: no socket may look live
                 self.failures += 1
             finally:
                 self.asked.clear()  # a new connection starts with nothing subscribed
@@ -290,7 +294,7 @@ class RedisBroker:
         """Every subscription the connection started with is confirmed."""
         if self.state == "disconnected":
             logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.channels))
-            self.resync()  # every socket: events published while this process had no connection are gone
+            self.recovered = time.time()  # publish() dropped events meanwhile: no history spans the outage
         else:
             for channel in self.late:
                 self.resync(channel)

@@ -44,7 +44,6 @@ MAX_CHANNELS_PER_SOCKET = 20
 PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is refused
 DEFAULT_PORTS = {"http": 80, "https": 443}
 ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
-RESYNC = encode({"type": "resync"})
 
 
 @dataclass
@@ -180,6 +179,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             return self.refuse(403, "missing, expired or invalid token")
         if len(self.connections) >= self.config.max_connections:
             return self.refuse(503, "too many connections")
+        if self.broker.state == "disconnected":  # no event would reach the socket
+            return self.refuse(503, "the broker is unavailable")
         # A token is valid for its whole lifetime, so one client could open every socket with one:
         # count sockets per address (as the proxy in front reports it) and per logged-in user.
         self.client = [("address", self.request.remote_ip)] + [("user", user)] * (user is not None)
@@ -330,9 +331,13 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
 
     @classmethod
     def resync(cls, channel=None):
-        """Ask the sockets on `channel` (or all) to fetch the current state: events may have been lost."""
-        for socket in list(cls.listeners.get(channel, ()) if channel else cls.connections):
-            socket.send(RESYNC)
+        """Ask the sockets on `channel` to fetch the current state: events may have been lost. Without a
+        channel the broker lost Redis: close every socket, which its page shows as not live, and which
+        reconnects and resumes once Redis is back."""
+        if channel is None:
+            return cls.close_all(1013, "the broker is unavailable; reconnect")
+        for socket in list(cls.listeners.get(channel, ())):
+            socket.send(encode({"type": "resync", "channel": channel}))
 
     @classmethod
     def close_all(cls, code, reason):
