@@ -208,6 +208,24 @@ def test_a_client_cannot_escape_the_throttle_by_faking_x_forwarded_for(anonymous
     assert attempt("203.0.113.8").status_code == 400, "another client has its own count"
 
 
+@pytest.mark.parametrize(
+    ("proxies", "statuses"),
+    [(0, [400, 400, 429]), (1, [400, 400, 400])],
+    ids=["no proxy, API_NUM_PROXIES=0: throttled", "no proxy, API_NUM_PROXIES=1: picks its own address"],
+)
+def test_api_num_proxies_must_match_the_proxies_in_front(anonymous, user, rates, settings, proxies, statuses):
+    """A client that reaches gunicorn directly writes X-Forwarded-For itself: with 0 proxies trusted the throttle
+    counts its real address; with 1 (Heroku's shape, where no client can skip the router) it picks its own."""
+    rates(anon="2/minute", user="1000/minute")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+    guess = {"username": "alice", "password": "guess"}
+    answers = [
+        anonymous.post("/api/token/", guess, "application/json", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+        for n in range(3)
+    ]
+    assert [answer.status_code for answer in answers] == statuses
+
+
 def test_each_user_is_throttled_with_429_and_retry_after(token_client, rates):
     rates(anon="1000/minute", user="3/minute")
     statuses = [token_client.get("/api/me/").status_code for _ in range(4)]
