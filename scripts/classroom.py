@@ -23,6 +23,7 @@ Only the standard library; cruft (and copier, for its projects) must be on PATH.
 import argparse
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+# cruft prints its errors with rich, which wraps them at 80 columns when not on a terminal: one line each.
+WIDE = {**os.environ, "COLUMNS": "10000", "NO_COLOR": "1"}
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")  # a GitHub user name
 
 
@@ -72,12 +75,12 @@ def generate(args):
             command = [cruft, "create", args.template, "--no-input", "--config-file", args.config]
             command += ["--extra-context", json.dumps(answers), "--output-dir", scratch]
             command += ["--checkout", args.checkout] if args.checkout else []
-            made = subprocess.run(command, capture_output=True, text=True)
+            made = subprocess.run(command, env=WIDE, capture_output=True, text=True)
             if made.returncode:  # the template's refusal is its one "ERROR: " line; else cruft's last words
                 refusal = [
                     line.removeprefix("ERROR: ") for line in made.stderr.splitlines() if line.startswith("ERROR: ")
                 ]
-                reason = refusal[0] if refusal else " ".join(made.stderr.split())[-300:]
+                reason = refusal[0] if refusal else last_words(made.stdout + made.stderr)
                 print(f"ERROR: {student['github']}: {reason}", file=sys.stderr)
                 problems += 1
                 continue
@@ -89,7 +92,7 @@ def generate(args):
                 git(target, "add", ".cruft.json")
                 author = f"--author={student['name']} <{student['email']}>"
                 git(target, "commit", "-q", "--amend", "--no-edit", author)
-            except GitError as error:
+            except Failure as error:
                 print(f"ERROR: {student['github']}: {error}; .cruft.json is not in the first commit", file=sys.stderr)
                 problems += 1
                 continue
@@ -103,47 +106,54 @@ def update(args):
     for answers in sorted(repositories):
         try:
             print(f"{answers.parent}: {update_one(answers, args.push)}")
-        except GitError as error:
+        except Failure as error:
             failed += 1
             print(f"{answers.parent}: {error}")
     return 1 if failed else 0
 
 
 def update_one(answers, push):
-    """What became of one repository, in a few words; GitError when it is not updated (and pushed)."""
+    """What became of one repository, in a few words; Failure when it is not updated (and pushed)."""
     repository = answers.parent
     if answers.name == ".cruft.json":
         command = ["cruft", "update", "-y"]
     else:
         command = ["copier", "update", "--trust", "--defaults"]
-    updated = subprocess.run(command, cwd=repository, capture_output=True, text=True)
+    updated = subprocess.run(command, cwd=repository, env=WIDE, capture_output=True, text=True)
     try:
         status = git(repository, "status", "--porcelain", "--untracked-files=all").splitlines()
-    except GitError as error:
-        raise GitError(f"NOT UPDATED, {error}") from None
+    except Failure as error:
+        raise Failure(f"NOT UPDATED, {error}") from None
     conflicts = [line[3:] for line in status if line[:2] in {"UU", "AA", "DU", "UD", "AU", "UA", "DD"}]
     conflicts += [str(path.relative_to(repository)) for path in repository.rglob("*.rej")]
     if updated.returncode or conflicts:
-        reason = f"conflict in {', '.join(conflicts)}" if conflicts else updated.stdout + updated.stderr
-        raise GitError(f"NOT UPDATED, {' '.join(reason.split())}; resolve it there, then commit")
+        reason = f"conflict in {', '.join(conflicts)}" if conflicts else last_words(updated.stdout + updated.stderr)
+        raise Failure(f"NOT UPDATED, {reason}; resolve it there, then commit")
     if not status:
         return "up to date"
     try:
         git(repository, "add", "-A")  # .env and *.rej are git-ignored
         git(repository, "commit", "-q", "-m", "Update from the template")
-    except GitError as error:
-        raise GitError(f"NOT UPDATED, {error}; resolve it there, then commit") from None
+    except Failure as error:
+        raise Failure(f"NOT UPDATED, {error}; resolve it there, then commit") from None
     if not push:
         return "updated"
     try:
         git(repository, "push", "-q")
-    except GitError as error:
-        raise GitError(f"updated, NOT PUSHED: {error}; push it from there") from None
+    except Failure as error:
+        raise Failure(f"updated, NOT PUSHED: {error}; push it from there") from None
     return "updated and pushed"
 
 
-class GitError(Exception):
-    """A git command that failed; its text is git's reason, in one line."""
+def last_words(output):
+    """A tool's failure in one line: the message under its traceback box (cruft's), else its last line."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    boxes = [number for number, line in enumerate(lines) if line.startswith("╰")]
+    return " ".join(" ".join(lines[boxes[-1] + 1 :] if boxes else lines[-1:]).split()) or "no output"
+
+
+class Failure(Exception):
+    """A step that failed for one repository; its text is the reason (git's, or the tool's), in one line."""
 
 
 def git(repository, *args):
@@ -152,7 +162,7 @@ def git(repository, *args):
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         refused = [" ".join(line.split()) for line in lines if line.startswith("! [")]  # a push's refused ref
         errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
-        raise GitError((refused or errors or lines or [f"git {args[0]} exited {done.returncode}"])[0])
+        raise Failure((refused or errors or lines or [f"git {args[0]} exited {done.returncode}"])[0])
     return done.stdout
 
 

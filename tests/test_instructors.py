@@ -260,6 +260,24 @@ def test_update_push_goes_through_every_repository_and_names_each_failed_push_wi
     assert pushed == "Update from the template\n"
 
 
+def test_an_update_that_fails_is_one_line_with_the_reason_and_the_others_are_updated(classroom):
+    work, env = classroom
+    made = generate_class(work, env)
+    assert made.returncode == 0, made.stderr
+    answers = work / "class" / "alan-t" / ".cruft.json"
+    answers.write_text(answers.read_text().replace(str(work / "template"), str(work / "moved-away")))
+    subprocess.run(["git", "commit", "-qam", "The template moved"], cwd=answers.parent, env=env, check=True)
+    template_fix(work / "template")
+    result = run_script("update", "class", cwd=work, env=env)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "class/alan-t: NOT UPDATED, InvalidCookiecutterRepository: Unable to initialize the cookiecutter using "
+        f"{work}/moved-away! Failed to clone the repo. stderr: 'fatal: repository '{work}/moved-away' does not "
+        "exist '; resolve it there, then commit",
+        "class/grace-h: updated",
+    ]
+
+
 def test_a_repository_made_by_copier_updates_with_copier(classroom):
     work, env = classroom
     project = work / "class" / "linus-t"
