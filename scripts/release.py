@@ -4,11 +4,12 @@
     python3 scripts/release.py publish   # tag, push the tags to origin, create each missing GitHub release
 
 A release is a `## X.Y.Z (YYYY-MM-DD)` heading in CHANGELOG.md (at HEAD). Its tag, vX.Y.Z, is annotated
-and goes on the commit that brought that heading in: the commit that renamed `## Unreleased`. A tag
-that is already there is left alone; one on another commit stops the script, since a published
-release does not move. The GitHub release gets the section's text as its notes (GitHub's CLI, `gh`,
-logged in or with GH_TOKEN); one that exists is left alone. Run in a clone with main's whole history:
-.github/workflows/release.yml runs `publish` on every push to main. Only the standard library and git.
+and goes on main's commit that brought that heading in: the commit that renamed `## Unreleased`, or
+the merge that brought that commit into main. A tag that is already there is left alone; one on
+another commit stops the script, since a published release does not move. The GitHub release gets
+the section's text as its notes (GitHub's CLI, `gh`, logged in or with GH_TOKEN); one that exists is
+left alone. Run it in a clone with main's whole history: .github/workflows/release.yml runs `publish`
+on every push to main. Only the standard library, git and (to publish) gh.
 """
 
 import argparse
@@ -49,8 +50,11 @@ def releases():
 
 
 def introduced(heading):
-    """The newest commit that brought `heading` into CHANGELOG.md (git's pickaxe: where its count changed)."""
-    for commit in git("log", "--format=%H", f"-S{heading}", "HEAD", "--", "CHANGELOG.md").split():
+    """The newest commit of main that brought `heading` into CHANGELOG.md (git's pickaxe: where its count
+    changed). First parents only, a merge compared with its first: a release merged from a branch is
+    tagged on main's merge commit, which holds what main held when it was released."""
+    log = ["log", "--first-parent", "-m", "--format=%H", f"-S{heading}", "HEAD", "--", "CHANGELOG.md"]
+    for commit in git(*log).split():
         if heading in git("show", f"{commit}:CHANGELOG.md").splitlines():
             return commit
     fail(f"no commit brought '{heading}' into CHANGELOG.md; is this clone's history complete?")

@@ -60,8 +60,8 @@ def tags(repository):
 
 
 def commits_that_brought_headings_in(repository):
-    """{version: the newest commit whose CHANGELOG.md has the version's heading, date included, and whose
-    parent's has not}, found by reading CHANGELOG.md at every commit that changed it."""
+    """{version: the newest commit of main (first parents) whose CHANGELOG.md has the version's heading, date
+    included, and whose parent's has not}, found by reading CHANGELOG.md at every commit that changed it."""
 
     def headings(revision):
         shown = subprocess.run(["git", "show", f"{revision}:CHANGELOG.md"], cwd=repository, capture_output=True,
@@ -69,7 +69,7 @@ def commits_that_brought_headings_in(repository):
         return {match[0]: match[1] for match in HEADING.finditer(shown.stdout)} if shown.returncode == 0 else {}
 
     brought = {}
-    for commit in git(repository, "rev-list", "--reverse", "HEAD", "--", "CHANGELOG.md").split():
+    for commit in git(repository, "rev-list", "--first-parent", "--reverse", "HEAD", "--", "CHANGELOG.md").split():
         for heading in headings(commit).keys() - headings(f"{commit}^").keys():
             brought[heading] = commit
     return {version: brought[heading] for heading, version in headings("HEAD").items()}
@@ -119,6 +119,33 @@ def test_a_tag_on_another_commit_stops_the_tag_step_with_one_line_and_nothing_mo
         "git push origin :refs/tags/v1.0.0)\n"
     )
     assert tags(clone) == before  # no tag was moved, and no other was made
+
+
+def test_a_release_merged_from_a_branch_is_tagged_on_mains_merge_commit(tmp_path):
+    """main's own commit that brought the heading in: what main held, and what its CI ran, when it was released."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "CHANGELOG.md").write_text("## Unreleased\n\n## 1.0.0 (2026-01-01)\n\nThe first.\n")
+    git(repo, "add", "CHANGELOG.md")
+    git(repo, "commit", "-qm", "Release 1.0.0")
+    git(repo, "checkout", "-q", "-b", "release-1.1.0")
+    (repo / "CHANGELOG.md").write_text(
+        "## Unreleased\n\n## 1.1.0 (2026-02-01)\n\nMore.\n\n## 1.0.0 (2026-01-01)\n\nThe first.\n"
+    )
+    git(repo, "commit", "-qam", "Release 1.1.0")
+    git(repo, "checkout", "-q", "main")
+    (repo / "other").write_text("Work on main meanwhile.\n")
+    git(repo, "add", "other")
+    git(repo, "commit", "-qm", "Other work")
+    git(repo, "merge", "-q", "--no-ff", "release-1.1.0", "-m", "Merge the release")
+    made = release_step(repo)
+    assert made.returncode == 0, made.stderr
+    assert tags(repo) == {
+        "v1.0.0": ("tag", git(repo, "rev-parse", "HEAD~2")),
+        "v1.1.0": ("tag", git(repo, "rev-parse", "HEAD")),  # the merge, not the branch's commit
+    }
+    assert commits_that_brought_headings_in(repo) == {"1.0.0": git(repo, "rev-parse", "HEAD~2"),
+                                                       "1.1.0": git(repo, "rev-parse", "HEAD")}  # fmt: skip
 
 
 def test_a_shallow_clone_is_refused_with_the_fix(tmp_path):
