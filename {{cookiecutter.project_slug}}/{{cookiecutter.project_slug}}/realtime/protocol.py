@@ -31,9 +31,9 @@ Anything else ends the connection with a close code:
     1009  a message over REALTIME_MAX_MESSAGE_BYTES
 
 and the server itself closes with 1000 (no pong within REALTIME_PING_TIMEOUT), 1001 (going away:
-restarting) and 1013 (too slow to keep up, or Redis unreachable: reconnect later and resume). Tornado itself ends the TCP
-connection without a close frame when a text frame is not UTF-8 (the browser sees 1006), and
-echoes any close code back. https://www.rfc-editor.org/rfc/rfc6455
+restarting) and 1013 (too slow to keep up, or Redis unreachable: reconnect later and resume).
+Tornado itself ends the TCP connection without a close frame when a text frame is not UTF-8 (the
+browser sees 1006), and echoes any close code back. https://www.rfc-editor.org/rfc/rfc6455
 """
 
 import json

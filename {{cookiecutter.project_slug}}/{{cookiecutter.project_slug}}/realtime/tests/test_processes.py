@@ -9,10 +9,13 @@ import time
 
 import pytest
 import redis
+from django.conf import settings
 from tornado.httpclient import HTTPClientError
+from tornado.websocket import websocket_connect
 
 from .. import publish as publisher
 from ..publish import publish
+from ..tokens import make_token
 from . import conftest
 from .conftest import (
     SERVER_COMMAND,
@@ -41,6 +44,29 @@ async def test_two_processes_each_deliver_every_event_published_once_by_django(t
             received = [(await receive(client))["data"]["number"] for _ in range(100)]
             assert received == list(range(100))  # all of them, once each, in order
         assert health(first.port) == (200, {"status": "ok", "broker": "connected"})
+
+
+async def test_a_socket_resumes_on_another_process_with_every_event_it_missed(tmp_path, redis_url):
+    """The history is Redis's, not a process's: a socket that left one process resumes on another."""
+    with (
+        realtime_process(tmp_path, REDIS_URL=redis_url) as first,
+        realtime_process(tmp_path, REDIS_URL=redis_url) as second,
+    ):
+        await until(lambda: health(first.port)[0] == health(second.port)[0] == 200)
+        channel = f"test-resume-{os.getpid()}"
+        client = await open_socket(first.port, channel)
+        await in_thread(publish, channel, {"number": 0})
+        since = (await receive(client))["id"]
+        client.close()
+        for number in range(1, 20):
+            await in_thread(publish, channel, {"number": number})
+        token = make_token(None, channel, key=settings.SECRET_KEY)
+        url = f"ws://127.0.0.1:{second.port}/ws?channel={channel}&since={since}"
+        back = await websocket_connect(url, subprotocols=["realtime", token])
+        assert await receive(back) == {"type": "subscribed", "channel": channel}
+        assert [(await receive(back))["data"]["number"] for _ in range(19)] == list(range(1, 20))
+        await in_thread(publish, channel, {"number": 20})
+        assert (await receive(back))["data"]["number"] == 20
 
 
 @pytest.mark.parametrize("cert_reqs, broker", [("none", "connected"), ("required", "disconnected")])
