@@ -42,7 +42,7 @@ def add_errors(path, operation):
     if any(operation.get("security", [])):  # needs a login
         errors["401"] = _answer("No valid token or session; the WWW-Authenticate header names the scheme")
         errors["403"] = _answer("Logged in but not allowed, or a session write without the CSRF token")
-    if "{" in path:  # e.g. /api/board/tasks/{id}/
+    if "{" in path:  # e.g. /api/notes/{id}/
         errors["404"] = _answer("Nothing has this ID, or it is not a well-formed one")
     if "requestBody" in operation:
         errors["400"] = _answer("The body is not JSON or does not validate", "ValidationError")
