@@ -11,13 +11,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from .conftest import BOARD, DEFAULTS, TEMPLATE, find_python
+from .conftest import BOARD, DEFAULTS, TEMPLATE, find_python, wait_for_http
 from .readme import readme_commands
 from .three_tools import template_repository
 
@@ -88,26 +85,13 @@ def test_a_realtime_projects_first_command_starts_django_and_the_real_time_serve
             start_new_session=True,
         )
     try:
-        home = wait_for("http://127.0.0.1:5000/", process, log)
+        # Generous bounds on the event: a first pip install on a loaded machine comes before it.
+        home = wait_for_http("http://127.0.0.1:5000/", process, log, timeout=600).read().decode()
         assert "<title>My Project</title>" in home
-        assert json.loads(wait_for("http://127.0.0.1:8001/healthz", process, log))["status"] == "ok"
+        assert json.load(wait_for_http("http://127.0.0.1:8001/healthz", process, log, timeout=60))["status"] == "ok"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
-
-
-def wait_for(url, process, log, timeout=600):
-    """The body of url's first 200; the bound covers a first pip install on a loaded machine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the command exited {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - a fixed local URL
-                return answer.read().decode()
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {timeout} s:\n{log.read_text()}")
 
 
 def test_the_projects_test_command_works_after_the_templates_first_command(tmp_path):
