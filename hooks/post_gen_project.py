@@ -58,6 +58,11 @@ def main():
 
     run_it, test_it = (readme_command(section) for section in ("## Run it", "## Test it"))
     print(f"\nCreated {SLUG}/. Next steps (README.md's *Run it*):\n  cd {SLUG}\n  {run_it}\nTests: {test_it}")
+    if not Path(".git").exists():  # updates from the template merge with conflict markers only from this commit
+        print(f"Commit it as generated, before any change: {COMMIT_AS_GENERATED}")
+
+
+COMMIT_AS_GENERATED = 'git init -q -b main && git add -A && git commit -qm "Generated from the template"'
 
 
 def readme_command(heading):

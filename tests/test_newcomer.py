@@ -53,7 +53,9 @@ def test_the_board_projects_readme_introduces_the_board(bake):
 
 
 @pytest.mark.parametrize(
-    "answers", [DEFAULTS, {**DEFAULTS, "use_realtime": True}, BOARD], ids=["core", "realtime", "board"]
+    "answers",
+    [DEFAULTS, {**DEFAULTS, "use_realtime": True}, {**BOARD, "init_git": True}],
+    ids=["core", "realtime", "board, git init"],
 )
 def test_generation_prints_the_readmes_run_it_command_as_its_next_steps(tmp_path, answers):
     context = [f"{name}={str(value).lower()}" for name, value in answers.items()]
@@ -63,6 +65,9 @@ def test_generation_prints_the_readmes_run_it_command_as_its_next_steps(tmp_path
     assert f"  cd my_project\n  {run_it(project)}\n" in printed
     if answers.get("use_realtime"):
         assert "honcho start web realtime" in run_it(project)
+    # The first commit holds the project as generated, so that updates from the template merge with markers.
+    commit = 'Commit it as generated, before any change: git init -q -b main && git add -A && git commit -qm "Gen'
+    assert (commit in printed) is not answers["init_git"]
 
 
 def test_a_realtime_projects_first_command_starts_django_and_the_real_time_server(tmp_path):

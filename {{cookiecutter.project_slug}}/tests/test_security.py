@@ -82,3 +82,11 @@ def test_other_usernames_are_not_locked_by_someone_guessing_one(client):
     for n in range(6):
         client.post("/admin/login/", {"username": "admin", "password": f"guess-{n}"})
     assert client.post("/admin/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_username_longer_than_any_is_a_wrong_login_not_a_server_error(client):
+    """django-axes records each failed username in 255 characters; PostgreSQL refused a longer one (a 500)."""
+    response = client.post("/admin/login/", {"username": "u" * 300, "password": "guess"})
+    assert response.status_code == 200
+    assert "Please enter the correct username and password" in response.content.decode()

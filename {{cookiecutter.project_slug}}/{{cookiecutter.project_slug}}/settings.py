@@ -114,6 +114,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT, AXES_COOLOFF_TIME, AXES_VERBOSE = 5, timedelta(minutes=15), False  # verbose: a banner per start
 AXES_LOCKOUT_PARAMETERS = ["username"]  # not the address: behind a proxy many users share one (so axes.W006 is off)
+# axes stores 255 characters of a guessed username: cut a longer one, else PostgreSQL refuses it (a 500)
+AXES_USERNAME_CALLABLE = lambda request, credentials: ((credentials or request.POST).get("username") or "")[:255]  # noqa: E731
 
 TIME_ZONE = "UTC"  # else Django's default, America/Chicago. https://docs.djangoproject.com/en/6.1/topics/i18n/
 
