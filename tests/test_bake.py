@@ -81,6 +81,7 @@ OPTION_FILES = {
             "tests/test_demo.py",
             "tests/test_processes.py",
             "tests/test_readme.py",
+            "tests/test_resume.py",
             "tests/test_server.py",
             "tokens.py",
             "urls.py",
