@@ -67,6 +67,12 @@ class Recording(type(os.environ)):
 
 
 os.environ.__class__ = Recording
+
+
+def shown(value):
+    # A function (AXES_USERNAME_CALLABLE) is a new object in each load: compare it by its name.
+    return f"<function {value.__qualname__}>" if isinstance(value, types.FunctionType) else repr(value)
+
 sys.path.insert(0, os.getcwd())
 results = []
 for environment in environments:
@@ -79,7 +85,7 @@ for environment in environments:
     outcome = {}
     try:
         settings = importlib.import_module(slug + ".settings")
-        outcome["settings"] = {name: repr(value) for name, value in vars(settings).items() if name.isupper()}
+        outcome["settings"] = {name: shown(value) for name, value in vars(settings).items() if name.isupper()}
     except Exception as error:
         outcome["settings"] = f"{type(error).__name__}: {error}"
     if os.path.exists(os.path.join(slug, "realtime", "server.py")) and isinstance(outcome["settings"], dict):

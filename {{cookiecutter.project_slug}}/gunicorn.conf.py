@@ -29,9 +29,8 @@ control_socket_disable = True  # else gunicorn 25.1+ opens ~/.gunicorn/gunicorn.
 
 
 def on_starting(server):  # a server hook: read the settings once, before any worker, to fail in one line
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
     try:
-        importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
+        importlib.import_module(os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings"))
     except ImproperlyConfigured as error:  # env.py's EnvVarError names the variable and the fix
         sys.exit(f"Configuration error: {error}")
 
