@@ -211,3 +211,20 @@ def test_the_readme_page_shows_staff_who_joined_through_its_signal_and_authorize
 
     site.create_user_with_the_readme_signal("bob")
     expect(page.locator("#joined li")).to_have_text(["bob joined"], timeout=10_000)
+
+
+def test_a_page_whose_real_time_server_does_not_answer_says_so_and_how_to_start_it(site, browser):
+    """As after `runserver` alone: the page must not sit at "reconnecting" with nothing on screen saying why."""
+    from playwright.sync_api import expect
+
+    site.stop_realtime()
+    try:
+        page = browser.new_page()
+        page.goto(f"{site.url}/realtime/")
+        status = page.locator("#status")
+        expect(status).to_contain_text("the real-time server at ws://", timeout=30_000)
+        expect(status).to_contain_text("does not answer")
+        expect(status).to_contain_text("start it beside Django: PATH=.venv/bin:$PATH honcho start web realtime")
+    finally:
+        site.start_realtime()
+    expect(status).to_have_text("live", timeout=60_000)

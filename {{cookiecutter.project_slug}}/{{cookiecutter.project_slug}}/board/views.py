@@ -33,7 +33,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from ..realtime.publish import token_for
-from ..realtime.views import socket_url
+from ..realtime.views import socket_grant
 from . import events
 from .conditional import Preconditions, cacheable, etag_of, if_match_fails, if_none_match_fails, validators
 from .models import Sprint, Task
@@ -65,7 +65,7 @@ def token(request):
     """A short-lived token for the board's channel and the socket's URL (see realtime/README.md)."""
     if not request.user.is_authenticated:
         return JsonResponse({"detail": "Log in to follow the board."}, status=403)
-    return JsonResponse({"token": token_for(request.user, events.CHANNEL), "url": socket_url(request)})
+    return socket_grant(request, token_for(request.user, events.CHANNEL))
 
 
 class PreconditionRequired(exceptions.APIException):

@@ -32,6 +32,15 @@ def socket_url(request):
     return f"{'wss' if request.is_secure() else 'ws'}://{host}:{settings.REALTIME_PORT}/ws"
 
 
+def socket_grant(request, token):
+    """What a page's getToken() gets: the token, the socket's URL, and in development how to start the server,
+    which a page that cannot reach it shows (realtime.js: RealtimeSocket.notAnswering)."""
+    grant = {"token": token, "url": socket_url(request)}
+    if settings.DEBUG:
+        grant["start"] = "PATH=.venv/bin:$PATH honcho start web realtime"  # the README's Run it
+    return JsonResponse(grant)
+
+
 def demo(request):
     config = {"channel": DEMO_CHANNEL, "tokenUrl": reverse("realtime:token")}
     return render(request, "realtime/demo.html", {"config": config})
@@ -43,7 +52,7 @@ def token(request):
     channel = request.GET.get("channel", "")
     if not authorize(request.user, channel):
         return JsonResponse({"error": "not allowed"}, status=403)
-    return JsonResponse({"token": token_for(request.user, channel), "url": socket_url(request)})
+    return socket_grant(request, token_for(request.user, channel))
 
 
 @require_POST

@@ -628,7 +628,8 @@ const socket = new window.RealtimeSocket({
 });
 socket.addEventListener("open", () => connectionState("connecting", "Connecting…"));
 socket.addEventListener("reconnecting", (event) => {
-  connectionState("reconnecting", `Reconnecting in ${Math.max(1, Math.round(event.detail.delay / 1000))} s…`);
+  const wait = `Reconnecting in ${Math.max(1, Math.round(event.detail.delay / 1000))} s…`;
+  connectionState("reconnecting", event.detail.unreachable ? window.RealtimeSocket.notAnswering(event.detail) : wait);
 });
 socket.addEventListener("message", (event) => receive(event.detail.data));
 socket.addEventListener("live", () => connectionState("live", "Live")); // subscribed, after every connect

@@ -8,7 +8,10 @@
  *   socket.subscribe("other-channel");  // more channels, each with its own token
  *
  * Events: "open", "live" {channel}, "message" {channel, id, data}, "sync" {reason},
- * "reconnecting" {delay, code}, "error" {channel, error}.
+ * "reconnecting" {delay, code, unreachable, url, start}, "error" {channel, error}.
+ * "reconnecting" says `unreachable` after three tries in a row without a socket that opened;
+ * RealtimeSocket.notAnswering(detail) puts that in words, with how to start the server when
+ * the token endpoint says (in development: `start`).
  *
  * After any close it reconnects by itself and resumes each channel after the last event it
  * received (the server replays what was missed, from its history), so a short disconnect
@@ -44,6 +47,7 @@
       } catch (error) {
         return this.retry(0);
       }
+      this.grant = grant;
       const since = this.lastIds.get(this.channel);
       const query = `channel=${encodeURIComponent(this.channel)}` + (since ? `&since=${encodeURIComponent(since)}` : "");
       const socket = new WebSocket(`${grant.url}?${query}`, ["realtime", grant.token]);  // the token: a header, not the URL
@@ -83,7 +87,8 @@
     retry(code) {
       if (this.stopped) return;
       const delay = Math.min(this.maxDelay, this.minDelay * 2 ** this.attempt++) * (0.5 + Math.random());
-      this.emit("reconnecting", { delay, code });
+      const { url, start } = this.grant || {};
+      this.emit("reconnecting", { delay, code, unreachable: this.attempt >= 3, url, start });
       setTimeout(() => this.connect(), delay);
     }
 
@@ -111,6 +116,11 @@
 
     emit(type, detail) {
       this.dispatchEvent(new CustomEvent(type, { detail }));
+    }
+
+    static notAnswering({ url, start }) {
+      const how = start ? ` If it is not running, start it beside Django: ${start}` : "";
+      return `Not connected: the real-time server at ${url || "its address"} does not answer.${how}`;
     }
   }
 
