@@ -71,6 +71,8 @@ def pinned_version(package):
 DJANGO_VERSION = pinned_version("Django")
 DJANGO_SERIES = ".".join(DJANGO_VERSION.split(".")[:2])  # "6.1": the line the docs links and the README name
 PYTHONS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["python_version"]
+PACKAGE_MANAGERS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["package_manager"]
+UV_VERSION = re.search(r"^uv==(\S+)", (TEMPLATE_DIR / "requirements-dev.txt").read_text(), re.M)[1]
 
 # {{ name }} in a page's text (not in code blocks) is replaced by these, so versions are never typed by hand.
 myst_enable_extensions = ["substitution"]
@@ -80,6 +82,8 @@ myst_substitutions = {
     "python_default": f"`{PYTHONS[0]}`",
     "python_choices": ", ".join(f"`{version}`" for version in PYTHONS),
     "python_other": f"`{PYTHONS[-1]}`",
+    "package_manager_default": f"`{PACKAGE_MANAGERS[0]}`",
+    "uv_version": UV_VERSION,
     "drf_series": ".".join(pinned_version("djangorestframework").split(".")[:2]),
     "spectacular_series": ".".join(pinned_version("drf-spectacular").split(".")[:2]),
 }

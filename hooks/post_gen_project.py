@@ -21,13 +21,24 @@ OPTION_PATHS = {
     "use_github_actions": [".github"],
     "license": ["LICENSE"],
 }
+# Each choice, and the paths of each of its answers: those of the answers not given are removed. Exactly one
+# package manager's files stay: Heroku's buildpack refuses a project with requirements.txt and uv.lock.
+CHOICE_PATHS = {
+    "package_manager": {"pip": ["requirements.txt", "requirements-dev.txt"], "uv": ["uv.lock"]},
+}
 
 
 def unchosen_paths():
     """The paths of the options that are off (copier.yml excludes the same ones, through hooks/copier_bridge.py)."""
-    return [
-        Path(path) for option, paths in OPTION_PATHS.items() if ANSWERS[option] in (False, "none") for path in paths
+    off = [path for option, paths in OPTION_PATHS.items() if ANSWERS[option] in (False, "none") for path in paths]
+    off += [
+        path
+        for choice, answers in CHOICE_PATHS.items()
+        for answer, paths in answers.items()
+        if answer != ANSWERS[choice]
+        for path in paths
     ]
+    return [Path(path) for path in off]
 
 
 # Local development values only; .env is git-ignored and real environment variables win.

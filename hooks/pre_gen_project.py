@@ -27,6 +27,7 @@ BOOLEANS = ["use_rest", "use_realtime", "use_github_actions", "init_git"]
 # The Django app label of each add-on; the project's own app, labelled by the slug, must not share it.
 ADDON_LABELS = {"use_rest": "api", "use_realtime": "realtime", "example_app": "board"}
 PYTHONS = ["3.13", "3.12"]  # cookiecutter.json's choices (tests/test_hooks.py keeps them equal)
+PACKAGE_MANAGERS = ["pip", "uv"]  # the same
 EMAIL = re.compile(r"[^@\s\"'<>\\,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -49,6 +50,11 @@ def problem():
         ),
         ("email", not EMAIL.fullmatch(ANSWERS["email"]), "is not an email address (name@domain)"),
         ("python_version", ANSWERS["python_version"] not in PYTHONS, f"must be one of {', '.join(PYTHONS)}"),
+        (
+            "package_manager",
+            ANSWERS["package_manager"] not in PACKAGE_MANAGERS,
+            f"must be one of {', '.join(PACKAGE_MANAGERS)}",
+        ),
         *[(name, not isinstance(ANSWERS[name], bool), "must be true or false") for name in BOOLEANS],
         # The example app is built on both add-ons.
         (
@@ -62,7 +68,8 @@ def problem():
 
 EXAMPLES = {"project_name": '"My Project"', "description": '"A lightweight Django project."'}
 EXAMPLES |= {"author_name": '"Ada Lovelace"', "project_slug": "my_project", "email": "you@example.com"}
-EXAMPLES |= {"python_version": "3.13", "example_app": "none"} | dict.fromkeys(BOOLEANS, "false")
+EXAMPLES |= {"python_version": "3.13", "package_manager": "pip", "example_app": "none"}
+EXAMPLES |= dict.fromkeys(BOOLEANS, "false")
 
 if __name__ == "__main__":
     if found := problem():

@@ -43,6 +43,10 @@ BOARD_COMBINATIONS = [
     {**answers, "example_app": "board"} for answers in COMBINATIONS if answers["use_rest"] and answers["use_realtime"]
 ]
 BOARD = {**DEFAULTS, "use_rest": True, "use_realtime": True, "example_app": "board"}
+# package_manager=uv changes only how the same pins are declared, locked and installed: the default project
+# and the all-on board project are baked, linted and given the full run with it too (not all 16 combinations
+# again, to keep the suite's time), and tests/test_bake.py checks the template's lock of every add-on combination.
+UV_COMBINATIONS = [{**DEFAULTS, "package_manager": "uv"}, {**BOARD, "package_manager": "uv"}]
 VENV_CACHE = Path(os.environ.get("LDJ_VENV_CACHE", "/tmp/ldj-venvs"))
 PRODUCTION_ENV = {
     "DEBUG": "false",
@@ -55,6 +59,8 @@ def combination_id(answers):
     chosen = [name.removeprefix("use_") for name in OPTIONS if answers[name]]
     if answers.get("example_app", "none") != "none":
         chosen.append(answers["example_app"])
+    if answers.get("package_manager", "pip") != "pip":
+        chosen.append(answers["package_manager"])
     return "-".join(chosen) or "core"
 
 
@@ -104,8 +110,11 @@ def project_python(project):
 
 def project_venv(project, python=None, requirements_file="requirements-dev.txt"):
     """A virtualenv, made with the project's own Python, with requirements-dev.txt installed; returns bin/.
-    requirements_file="requirements.txt": only what the platform installs for production."""
+    requirements_file="requirements.txt": only what the platform installs for production.
+    A uv project (it has uv.lock) is installed by uv from its lock, as its README and Heroku install it."""
     python = python or project_python(project)
+    if (project / "uv.lock").exists():
+        return uv_venv(project, python, dev=requirements_file == "requirements-dev.txt")
     requirements = requirements_file + "".join(
         (project / name).read_text() for name in ["requirements.txt", "requirements-dev.txt"]
     )
@@ -121,6 +130,33 @@ def project_venv(project, python=None, requirements_file="requirements-dev.txt")
             pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
             subprocess.run([*pip, "-r", str(project / requirements_file)], check=True, cwd=project)
             (venv / "ready").write_text(requirements)
+    return venv / "bin"
+
+
+def uv():
+    """The uv that requirements-dev.txt pins (the `uv` package ships the binary)."""
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def uv_venv(project, python, dev=True):
+    """`uv sync --locked` into a cached virtualenv: with the dev group, or without it as Heroku's buildpack installs
+    (`--no-default-groups`). --locked fails when uv.lock does not match pyproject.toml."""
+    inputs = (project / "uv.lock").read_text() + (project / "pyproject.toml").read_text() + f"dev={dev}"
+    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
+    key = "uv-" + hashlib.sha256((version.stdout.decode() + inputs).encode()).hexdigest()[:16]
+    venv = VENV_CACHE / key
+    VENV_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(VENV_CACHE / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "ready").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            groups = [] if dev else ["--no-default-groups"]
+            command = [uv(), "sync", "--locked", "--quiet", "--python", python, *groups]
+            env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"}
+            subprocess.run(command, check=True, cwd=project, env=env)
+            (venv / "ready").write_text(inputs)
     return venv / "bin"
 
 

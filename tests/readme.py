@@ -1,9 +1,11 @@
 """The README's two set-up commands, and running the first one as a new user would."""
 
+import fcntl
 import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,15 +20,33 @@ def readme_commands(root=TEMPLATE):
     return re.findall(r"```sh\n(.+?)\n```", (root / "README.md").read_text())
 
 
-def first_page(clone, log, timeout):
-    """Run the README's first command in `clone` until its page answers 200.
+def uv_first_command(root=TEMPLATE):
+    """The README's first command done with uv: the one `$ uvx ...` line it shows after the first ```sh block."""
+    (command,) = re.findall(r"^\$ (uvx .+)$", (root / "README.md").read_text(), re.M)
+    return command
 
-    Returns (seconds from start to the first 200, the page's HTML). Only PATH, HOME and pip's own
+
+# What the command gets of the caller's environment: pip's and uv's own settings (uv keeps its cache under HOME),
+# and the machine's certificate authorities, which uv reads from these variables.
+KEPT = ("PATH", "HOME", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def first_page(clone, log, timeout, command=None):
+    """Run the README's first command (or `command`) in `clone` until its page answers 200.
+
+    Returns (seconds from start to the first 200, the page's HTML). Only KEPT and pip's and uv's own
     settings are passed on, so neither a DATABASE_URL nor a venv of the caller's leaks in. The
     command's whole process group is stopped afterwards; `timeout` bounds the wait, never a result.
+    Each command serves on port 8000, so one runs at a time (other test processes wait for it).
     """
-    generate = readme_commands(clone)[0]
-    env = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME") or name.startswith("PIP_")}
+    with open(Path(tempfile.gettempdir()) / "ldj-first-page-8000.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return run_until_first_page(clone, log, timeout, command)
+
+
+def run_until_first_page(clone, log, timeout, command):
+    generate = command or readme_commands(clone)[0]
+    env = {name: value for name, value in os.environ.items() if name in KEPT or name.startswith(("PIP_", "UV_"))}
     started = time.monotonic()
     with log.open("w") as output:
         process = subprocess.Popen(

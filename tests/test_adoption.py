@@ -23,7 +23,7 @@ import pytest
 import yaml
 from packaging.licenses import canonicalize_license_expression
 
-from .conftest import COMBINATIONS, DEFAULTS, TEMPLATE, project_venv, require, run
+from .conftest import COMBINATIONS, DEFAULTS, TEMPLATE, UV_COMBINATIONS, project_venv, require, run
 
 CHOICES = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 LICENSES = [name for name in CHOICES["license"] if name != "none"]
@@ -53,6 +53,15 @@ def pinned_names(path):
     """The lower-case names of the exact pins in one requirements file (not those it includes)."""
     names = re.findall(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==", path.read_text(), flags=re.MULTILINE)
     return {name.lower() for name in names}
+
+
+def runtime_and_tool_pins(project):
+    """The names of the runtime pins and of the development tools' pins, from whichever files the project has."""
+    if not (project / "pyproject.toml").exists() or not (project / "uv.lock").exists():
+        return pinned_names(project / "requirements.txt"), pinned_names(project / "requirements-dev.txt")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    names = [pyproject["project"]["dependencies"], pyproject["dependency-groups"]["dev"]]
+    return tuple({re.match(r"[A-Za-z0-9._-]+", pin)[0].lower() for pin in pins} for pins in names)
 
 
 # Licence
@@ -100,27 +109,29 @@ def test_an_unknown_licence_is_refused_and_nothing_is_written(tmp_path):
 # Dependabot
 
 
-def test_dependabot_updates_pip_and_actions_weekly_and_is_valid(bake):
-    project = bake(use_github_actions=True)
+@pytest.mark.parametrize("manager", CHOICES["package_manager"])
+def test_dependabot_updates_pip_and_actions_weekly_and_is_valid(bake, manager):
+    project = bake(use_github_actions=True, package_manager=manager)
     config = project / ".github" / "dependabot.yml"
     assert "ok -- validation done" in check_schema("dependabot", config)
     updates = yaml.safe_load(config.read_text())["updates"]
-    assert {update["package-ecosystem"] for update in updates} == {"pip", "github-actions"}
+    assert {update["package-ecosystem"] for update in updates} == {manager, "github-actions"}
     for update in updates:
         assert update["directory"] == "/" and update["schedule"]["interval"] == "weekly"
         assert update["groups"], "every ecosystem groups its updates into few pull requests"
 
 
+@pytest.mark.parametrize("manager", CHOICES["package_manager"])
 @pytest.mark.parametrize("addons", [{}, {"use_rest": True, "use_realtime": True}], ids=["core", "rest-realtime"])
-def test_dependabot_groups_the_dev_tools_apart_from_the_runtime(bake, addons):
-    project = bake(**{**DEFAULTS, **addons})
+def test_dependabot_groups_the_dev_tools_apart_from_the_runtime(bake, addons, manager):
+    project = bake(**{**DEFAULTS, **addons, "package_manager": manager})
     pip = next(
         u
         for u in yaml.safe_load((project / ".github/dependabot.yml").read_text())["updates"]
-        if u["package-ecosystem"] == "pip"
+        if u["package-ecosystem"] == manager
     )
     development = pip["groups"]["development"]["patterns"]
-    runtime, tools = pinned_names(project / "requirements.txt"), pinned_names(project / "requirements-dev.txt")
+    runtime, tools = runtime_and_tool_pins(project)
     assert tools and runtime and not tools & runtime
     assert [name for name in tools if not any(fnmatch(name, pattern) for pattern in development)] == []
     assert [name for name in runtime if any(fnmatch(name, pattern) for pattern in development)] == []
@@ -131,8 +142,9 @@ def test_dependabot_groups_the_dev_tools_apart_from_the_runtime(bake, addons):
 # pre-commit
 
 
-def test_pre_commit_runs_the_same_ruff_commands_as_ci_and_the_readme(bake):
-    project = bake(use_github_actions=True)
+@pytest.mark.parametrize("manager", CHOICES["package_manager"])
+def test_pre_commit_runs_the_same_ruff_commands_as_ci_and_the_readme(bake, manager):
+    project = bake(use_github_actions=True, package_manager=manager)
     hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"]
     assert [repo["repo"] for repo in hooks] == ["local"]  # nothing to fetch from GitHub
     entries = [hook["entry"] for hook in hooks[0]["hooks"]]
@@ -142,12 +154,13 @@ def test_pre_commit_runs_the_same_ruff_commands_as_ci_and_the_readme(bake):
     steps = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]["steps"]
     assert lint in [step.get("run") for step in steps]
     assert f"`{lint}`" in (project / "README.md").read_text()
-    assert "pre-commit" in pinned_names(project / "requirements-dev.txt")
+    assert "pre-commit" in runtime_and_tool_pins(project)[1]
 
 
-def test_pre_commit_passes_on_a_fresh_project_and_stops_a_badly_formatted_file(bake, tmp_path):
+@pytest.mark.parametrize("manager", CHOICES["package_manager"])
+def test_pre_commit_passes_on_a_fresh_project_and_stops_a_badly_formatted_file(bake, tmp_path, manager):
     require(shutil.which("git"), "git is not installed: pre-commit runs only inside a git repository")
-    project = bake(use_rest=True, use_realtime=True)
+    project = bake(use_rest=True, use_realtime=True, package_manager=manager)
     bin_dir = project_venv(project)
     copy = tmp_path / project.name
     shutil.copytree(project, copy)
@@ -188,4 +201,9 @@ def test_every_generated_workflow_is_valid_against_the_github_workflow_schema(ba
         for python in CHOICES["python_version"]
     ]
     assert len(workflows) == 8 * len(CHOICES["python_version"])
+    workflows += [
+        bake(**answers, python_version=python) / ".github" / "workflows" / "ci.yml"
+        for answers in UV_COMBINATIONS
+        for python in CHOICES["python_version"]
+    ]
     assert "ok -- validation done" in check_schema("github-workflows", *workflows)

@@ -2,6 +2,7 @@
 
 import ast
 import difflib
+import importlib.util
 import json
 import re
 import subprocess
@@ -12,7 +13,17 @@ import jsonschema
 import pytest
 import yaml
 
-from .conftest import BOARD, BOARD_COMBINATIONS, COMBINATIONS, DEFAULTS, TEMPLATE, combination_param
+from .conftest import (
+    ADDON_COMBINATIONS,
+    BOARD,
+    BOARD_COMBINATIONS,
+    COMBINATIONS,
+    DEFAULTS,
+    TEMPLATE,
+    UV_COMBINATIONS,
+    combination_param,
+    uv,
+)
 
 # Files every project gets (with the default slug my_project).
 CORE_FILES = {
@@ -29,8 +40,6 @@ CORE_FILES = {
     "gunicorn.conf.py",
     "manage.py",
     "pyproject.toml",
-    "requirements-dev.txt",
-    "requirements.txt",
     "my_project/__init__.py",
     "my_project/env.py",
     "my_project/outage.py",
@@ -122,6 +131,8 @@ OPTION_FILES = {
     },
     "init_git": set(),
 }
+# The package manager's files: exactly one set in each project (Heroku's buildpack refuses two).
+PACKAGE_MANAGER_FILES = {"pip": {"requirements.txt", "requirements-dev.txt"}, "uv": {"uv.lock"}}
 # Words that must not appear anywhere in a project whose option is off.
 OPTION_TRACES = {
     "use_rest": ["rest_framework", "spectacular", "/api/"],
@@ -148,14 +159,15 @@ def chosen(answers, option):
     return answers.get(option, "none") not in (False, "none")
 
 
-@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS + BOARD_COMBINATIONS])
+@pytest.fixture(params=[combination_param(answers) for answers in COMBINATIONS + BOARD_COMBINATIONS + UV_COMBINATIONS])
 def baked(request, bake):
     return request.param, bake(**request.param)
 
 
 def test_the_exact_files_are_generated(baked):
     answers, project = baked
-    expected = CORE_FILES.union(*(files for option, files in OPTION_FILES.items() if chosen(answers, option)))
+    expected = CORE_FILES | PACKAGE_MANAGER_FILES[answers.get("package_manager", "pip")]
+    expected |= set().union(*(files for option, files in OPTION_FILES.items() if chosen(answers, option)))
     assert project_files(project) == expected
 
 
@@ -194,7 +206,11 @@ def test_unchosen_options_leave_no_trace(baked):
 
 def test_the_ci_and_git_options_change_nothing_but_their_own_files(baked, bake):
     answers, project = baked
-    addons = {name: value for name, value in answers.items() if name in ("use_rest", "use_realtime", "example_app")}
+    addons = {
+        name: value
+        for name, value in answers.items()
+        if name in ("use_rest", "use_realtime", "example_app", "package_manager")
+    }
     same_addons = bake(**{**DEFAULTS, **addons})
 
     def outside_ci(files):  # .env differs anyway: each bake gets its own secret; README.md names .github/ in a row
@@ -274,16 +290,105 @@ def test_ci_tests_the_projects_python_and_each_newer_one_offered(bake, version):
     assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
 
 
+# What the README's first command and its *Test it* install with, for each package manager.
+INSTALL = {
+    "pip": "python{python} -m venv .venv && .venv/bin/pip install -r requirements-dev.txt",
+    "uv": "uv sync --locked",
+}
+TEST_IT = {"pip": ".venv/bin/pip install -q -r requirements-dev.txt", "uv": "uv sync --locked"}
+
+
+@pytest.mark.parametrize("manager", PACKAGE_MANAGER_FILES)
 @pytest.mark.parametrize("version", OFFERED_PYTHONS)
-def test_ci_workflow_runs_the_same_commands_as_the_readme(bake, version):
-    project = bake(use_github_actions=True, python_version=version)
+def test_ci_workflow_runs_the_same_commands_as_the_readme(bake, version, manager):
+    project = bake(use_github_actions=True, python_version=version, package_manager=manager)
     steps = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]["steps"]
     commands = [step["run"] for step in steps if "run" in step]
     readme = (project / "README.md").read_text()
     # Set-up: the first half of the README's run command, with the Python of the matrix entry.
-    assert commands[0].startswith("python${{ matrix.python-version }} -m venv .venv")
-    assert commands[0].replace("${{ matrix.python-version }}", version) in readme
-    assert commands[-1] == ".venv/bin/pytest" and "-r requirements-dev.txt && .venv/bin/pytest\n```" in readme
+    setup = commands[0].replace("${{ matrix.python-version }}", version)
+    if manager == "uv":  # the README's uv reads .python-version; CI names each Python of its matrix
+        assert setup == f"uv sync --locked --python {version}"
+        setup_uv = next(step for step in steps if step.get("uses", "").startswith("astral-sh/setup-uv@"))
+        pinned = re.search(r"^uv==(\S+)", (TEMPLATE / "requirements-dev.txt").read_text(), re.M)[1]
+        assert setup_uv["with"]["version"] == pinned, "CI's uv is the one that writes the template's locks"
+        setup = setup.removesuffix(f" --python {version}")
+    assert setup == INSTALL[manager].format(python=version) and f"; {setup} && " in readme
+    assert commands[-1] == ".venv/bin/pytest" and f"{TEST_IT[manager]} && .venv/bin/pytest\n```" in readme
+
+
+def requirement_lines(text):
+    return [line for line in text.splitlines() if line and not line.startswith(("#", "-r "))]
+
+
+@pytest.mark.parametrize("answers", [combination_param(answers) for answers in ADDON_COMBINATIONS])
+def test_a_uv_project_declares_exactly_the_pins_a_pip_project_installs(bake, answers):
+    pip_project, uv_project = (bake(**answers, package_manager=manager) for manager in ("pip", "uv"))
+    pyproject = tomllib.loads((uv_project / "pyproject.toml").read_text())
+    runtime, dev = (
+        requirement_lines((pip_project / name).read_text()) for name in ("requirements.txt", "requirements-dev.txt")
+    )
+    assert pyproject["project"]["dependencies"] == runtime
+    assert pyproject["dependency-groups"] == {"dev": dev}
+    assert "dependencies" not in tomllib.loads((pip_project / "pyproject.toml").read_text())["project"]
+
+
+LOCK_COMBINATIONS = [
+    {"use_rest": rest, "use_realtime": realtime, "python_version": version}
+    for version in OFFERED_PYTHONS
+    for rest in (False, True)
+    for realtime in (False, True)
+]
+
+
+def lock_script():
+    spec = importlib.util.spec_from_file_location("uv_locks", TEMPLATE / "scripts" / "uv_locks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lock_id(answers):
+    addons = [name.removeprefix("use_") for name in ("use_rest", "use_realtime") if answers[name]]
+    return "-".join([f"py{answers['python_version']}", *addons])
+
+
+@pytest.mark.parametrize("answers", LOCK_COMBINATIONS, ids=lock_id)
+def test_the_templates_uv_lock_of_each_combination_is_fresh(bake, answers):
+    """scripts/uv_locks.py refreshes them; `uv lock --check` fails once a pin changes without a refresh."""
+    project = bake(**answers, package_manager="uv", project_slug="zz_top")  # sorts after every package
+    stored = (TEMPLATE / "templates" / "locks" / lock_script().lock_name(answers)).read_text()
+    assert (project / "uv.lock").read_text() == stored.replace(lock_script().NAME, "zz-top")
+    result = subprocess.run([uv(), "lock", "--check"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_template_keeps_one_uv_lock_per_combination_and_nothing_else():
+    stored = {path.name for path in (TEMPLATE / "templates" / "locks").iterdir()}
+    assert stored == {lock_script().lock_name(answers) for answers in LOCK_COMBINATIONS}
+
+
+def test_the_refresh_script_writes_the_locks_the_template_keeps(tmp_path):
+    """scripts/uv_locks.py run on today's pins changes no lock (it writes into a scratch folder here)."""
+    script = lock_script()
+    script.LOCKS = tmp_path / "locks"
+    script.LOCKS.mkdir()
+    for answers in LOCK_COMBINATIONS:
+        written = script.refresh(answers, upgrade=False, scratch=str(tmp_path / lock_id(answers)))
+        assert written.read_text() == (TEMPLATE / "templates" / "locks" / written.name).read_text(), written.name
+
+
+def test_a_stale_lock_fails_the_check(bake, tmp_path):
+    """The check above can fail: a project whose pins no longer match its lock."""
+    project = bake(**DEFAULTS, package_manager="uv")
+    stale = tmp_path / "stale"
+    subprocess.run(["cp", "-r", str(project), str(stale)], check=True)
+    check = [uv(), "lock", "--check", "--offline"]
+    assert subprocess.run(check, cwd=stale, capture_output=True).returncode == 0
+    pyproject = stale / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"whitenoise==', '"whitenoise<=', 1))
+    result = subprocess.run(check, cwd=stale, capture_output=True, text=True)
+    assert result.returncode != 0 and "needs to be updated" in result.stderr, result.stderr
 
 
 # The example app

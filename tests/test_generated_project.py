@@ -20,6 +20,7 @@ from .conftest import (
     DEFAULTS,
     PRODUCTION_ENV,
     TEMPLATE,
+    UV_COMBINATIONS,
     PortTaken,
     ProcfileProcess,
     combination_id,
@@ -37,12 +38,13 @@ HTTPS = {"X-Forwarded-Proto": "https"}
 ROUTED = {"X-Request-ID": "5c2b8e4e-4b7a-4f0c-9d3e-0a1b2c3d4e5f"}  # Heroku's router gives each request one
 
 
-@pytest.fixture(params=[combination_param(answers) for answers in [*ADDON_COMBINATIONS, BOARD]])
+@pytest.fixture(params=[combination_param(answers) for answers in [*ADDON_COMBINATIONS, BOARD, *UV_COMBINATIONS]])
 def project(request, bake):
     """(answers, project folder, venv bin folder) for each combination of add-ons, and the example app.
 
     The other options only add .github/ or .git/ (tests/test_bake.py proves it for all 16
-    combinations), so these five cover every distinct project that can be generated.
+    combinations), so these five cover every distinct project that can be generated; the default and the
+    board project once more with package_manager=uv, installed by `uv sync --locked` (conftest.UV_COMBINATIONS).
     """
     answers = request.param
     path = bake(**answers)
@@ -202,9 +204,11 @@ def test_the_procfile_release_command_migrates_postgresql(project):
     assert ("auth", "0001_initial") in applied and ("sessions", "0001_initial") in applied
 
 
+@pytest.mark.parametrize("manager", json.loads((TEMPLATE / "cookiecutter.json").read_text())["package_manager"])
 @pytest.mark.parametrize("version", json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"])
-def test_the_default_project_passes_on_each_offered_python(bake, version):
-    path = bake(python_version=version)
+def test_the_default_project_passes_on_each_offered_python(bake, version, manager):
+    """With each package manager: a uv project's venv comes from its lock of that Python (`uv sync --locked`)."""
+    path = bake(python_version=version, package_manager=manager)
     assert (path / ".python-version").read_text().strip() == version
     bin_dir = project_venv(path)
     python = run(["python", "-c", "import sys; print(*sys.version_info[:2], sep='.')"], path, bin_dir)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tomllib
 
+import jinja2
 import pytest
 import yaml
 
@@ -64,6 +65,7 @@ def test_a_project_cannot_share_the_app_label_of_a_chosen_add_on(tmp_path, slug,
     [
         ("use_rest=maybe", "maybe provided for variable use_rest could not be converted to a boolean"),
         ("python_version=3.9", "3.9 provided for choice variable python_version, but the choices are"),
+        ("package_manager=conda", "conda provided for choice variable package_manager, but the choices are"),
     ],
 )
 def test_answers_cookiecutter_itself_rejects_write_nothing_either(tmp_path, answer, message):
@@ -225,6 +227,23 @@ def test_the_hook_accepts_exactly_the_pythons_cookiecutter_json_offers():
     hook = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
     pythons = next(node.value for node in hook.body if isinstance(node, ast.Assign) and node.targets[0].id == "PYTHONS")
     assert ast.literal_eval(pythons) == offered
+
+
+def test_the_hook_refuses_an_unknown_package_manager_in_one_line():
+    """Answers that reach the hook without cookiecutter's or copier's choice check (a replay file, an edited
+    .cruft.json) stop there too, before a file is written."""
+    defaults = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    answers = {key: value[0] if isinstance(value, list) else value for key, value in defaults.items()}
+    answers |= {"project_slug": "my_project", "package_manager": "conda"}
+    hook = jinja2.Environment().from_string((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
+    result = subprocess.run([sys.executable, "-c", hook.render(cookiecutter=answers)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr == "ERROR: package_manager 'conda' must be one of pip, uv; e.g. package_manager=pip\n"
+
+
+def test_the_hook_accepts_exactly_the_package_managers_cookiecutter_json_offers():
+    offered = json.loads((TEMPLATE / "cookiecutter.json").read_text())["package_manager"]
+    assert hook_constant("PACKAGE_MANAGERS") == offered
 
 
 def hook_constant(name):

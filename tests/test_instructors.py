@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from .conftest import TEMPLATE, find_python
+from .conftest import TEMPLATE, find_python, uv
 from .three_tools import git, release, template_repository
 
 PAGE = TEMPLATE / "docs" / "instructors.md"
@@ -322,3 +322,22 @@ def test_generation_from_the_zip_needs_no_network(tmp_path):
     result = subprocess.run(offline, capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "my_project" / "manage.py").exists()
+
+
+def test_a_class_on_uv_gets_locked_repositories_and_the_templates_fixes(classroom):
+    """package_manager: uv in class.yaml: each repository has uv.lock (and no requirements.txt), fresh for its
+    pyproject.toml, and `classroom.py update` brings the template's fixes as it does to pip repositories."""
+    work, env = classroom
+    config = work / "class.yaml"
+    config.write_text(config.read_text() + '  package_manager: "uv"\n')
+    made = generate_class(work, env)
+    assert made.returncode == 0, made.stderr
+    for repository in sorted((work / "class").iterdir()):
+        assert (repository / "uv.lock").exists() and not (repository / "requirements.txt").exists()
+        check = subprocess.run([uv(), "lock", "--check"], cwd=repository, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+    template_fix(work / "template")
+    result = run_script("update", "class", cwd=work, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["class/alan-t: updated", "class/grace-h: updated"]
+    assert "# A fix from the template during the term." in (work / "class" / "alan-t" / ".env.example").read_text()

@@ -12,12 +12,13 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import TEMPLATE
-from .readme import FIRST_PAGE, first_page, readme_commands
+from .conftest import TEMPLATE, uv
+from .readme import FIRST_PAGE, first_page, readme_commands, uv_first_command
 from .test_adoption import SPDX, check_schema, same_licence_text
 from .three_tools import template_repository
 
@@ -46,6 +47,20 @@ def test_the_readme_first_command_serves_the_default_project_in_a_fresh_clone(tm
     assert "<title>My Project</title>" in page, page
     assert (clone / "build" / "my_project" / "db.sqlite3").exists()  # migrate ran
     assert FIRST_PAGE in (TEMPLATE / "README.md").read_text()
+
+
+def test_the_readme_first_command_done_with_uv_serves_a_uv_project_in_a_fresh_clone(tmp_path, monkeypatch):
+    """The README's uv line: the cookiecutter the template pins, run by uvx, and the project's lock installed."""
+    command = uv_first_command()
+    cookiecutter = (TEMPLATE / "requirements.txt").read_text().split("\n", 1)[1].strip().replace("==", "@")
+    assert command.startswith(f"uvx {cookiecutter} --no-input --overwrite-if-exists . -o build package_manager=uv")
+    assert "uv sync --locked --no-dev && .venv/bin/python manage.py migrate" in command
+    clone = template_repository(tmp_path / "clone")
+    monkeypatch.setenv("PATH", f"{Path(uv()).parent}:{os.environ['PATH']}")  # the uv requirements-dev.txt pins
+    _, page = first_page(clone, tmp_path / "first-command.log", timeout=600, command=command)
+    assert "<title>My Project</title>" in page, page
+    project = clone / "build" / "my_project"
+    assert (project / "uv.lock").exists() and (project / "db.sqlite3").exists()  # a uv project, migrated
 
 
 def test_the_templates_own_code_is_lint_clean():

@@ -35,6 +35,7 @@ ODD_ANSWERS = {
     "description": 'It\'s a "quoted" \\back\\slash — ünïcode ✨',
     "author_name": "Zoë O'Brien",
     "python_version": COOKIECUTTER_JSON["python_version"][-1],
+    "package_manager": COOKIECUTTER_JSON["package_manager"][-1],
     "license": COOKIECUTTER_JSON["license"][-1],
     "use_rest": True,
     "use_realtime": True,
@@ -154,6 +155,7 @@ def test_a_bad_answer_stops_copier_with_the_hooks_one_line_and_writes_nothing(te
     [
         ({"python_version": "3.9"}, "Invalid choice for 'python_version': '3.9' is not in"),
         ({"license": "GPL"}, "Invalid choice for 'license': 'GPL' is not in"),
+        ({"package_manager": "conda"}, "Invalid choice for 'package_manager': 'conda' is not in"),
     ],
 )
 def test_answers_copier_itself_rejects_write_nothing_either(template, tmp_path, answers, message):

@@ -542,3 +542,20 @@ def test_the_pages_install_the_versions_the_template_pins(bake):
             assert pins[name] == version, (
                 f"{page.name} installs {name}=={version}; requirements-dev.txt pins {pins[name]}"
             )
+
+
+@pytest.mark.parametrize("tool", ["cruft", "copier"])
+def test_a_pip_project_moves_to_uv_by_an_update_that_changes_the_answer(template, tmp_path, tool):
+    """CHANGELOG.md's way from pip to uv: the update leaves exactly the files of a project generated with uv."""
+    project = generate_and_commit(tool, template, tmp_path / "pip", DEFAULTS)
+    change = {
+        "cruft": ["--variables-to-update", '{"package_manager": "uv"}'],
+        "copier": ["--data", "package_manager=uv"],
+    }
+    result = subprocess.run([*UPDATE[tool], *change[tool]], cwd=project, env=environment(), capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+    fresh = generate(tool, template, tmp_path / "uv", {**DEFAULTS, "package_manager": "uv"})
+    assert fresh.returncode == 0, fresh.stderr
+    leave_out = {".env", ANSWERS_FILES[tool]}
+    assert project_tree(project, leave_out) == project_tree(tmp_path / "uv" / "my_project", leave_out)
+    assert recorded_answers(tool, project)["package_manager"] == "uv"

@@ -48,11 +48,27 @@ def test_a_bad_worker_count_stops_gunicorn_with_one_clear_line():
     assert result.stderr.decode() == "WEB_CONCURRENCY must be a whole number above 0; set e.g. WEB_CONCURRENCY=2.\n"
 
 
+{% if cookiecutter.package_manager == "uv" %}
+def test_requirements_are_pinned_exactly():
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    groups = {"dependencies": pyproject["project"]["dependencies"], **pyproject["dependency-groups"]}
+    for name, pins in groups.items():
+        for pin in pins:
+            assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", pin), f"{name}: {pin}"
+{% else %}
 def test_requirements_are_pinned_exactly():
     for name in ("requirements.txt", "requirements-dev.txt"):
         for line in (PROJECT_DIR / name).read_text().splitlines():
             if line and not line.startswith(("#", "-r ")):
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line), f"{name}: {line}"
+{% endif %}
+
+
+def test_the_buildpack_finds_exactly_one_package_manager_file():
+    # Heroku's Python buildpack stops a build that has two (say requirements.txt beside uv.lock).
+    files = ("requirements.txt", "Pipfile", "poetry.lock", "uv.lock")
+    found = [name for name in files if (PROJECT_DIR / name).exists()]
+    assert found == ["{{ 'uv.lock' if cookiecutter.package_manager == 'uv' else 'requirements.txt' }}"]
 
 
 def test_python_version_is_a_minor_version_for_the_buildpack_that_the_project_supports():
