@@ -11,7 +11,7 @@ def main():
         os.environ.setdefault("SECRET_KEY", "collectstatic-signs-nothing")
         os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     from django.core.management import execute_from_command_line
-    from django.db import OperationalError
+    from django.db import OperationalError, connection
 
     from {{ cookiecutter.project_slug }}.env import EnvVarError
 
@@ -20,6 +20,8 @@ def main():
     except EnvVarError as error:  # a missing or malformed variable: the message says which and how to fix it
         sys.exit(f"Configuration error: {error}")
     except OperationalError as error:  # no server, no such database, a refused login: the first line says which
+        if connection.vendor == "sqlite" and "unable to open" not in str(error):
+            raise  # SQLite opened its file: an error in a query (no such table) is Django's to show
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         sys.exit(f"Database error: {reason}; start it, create the database, or fix DATABASE_URL.")
 

@@ -193,3 +193,12 @@ def test_manage_py_prints_a_database_that_does_not_answer_as_one_line(manage, da
     ours = [line for line in result.stderr.splitlines() if line.startswith("Database error:")]
     assert len(ours) == 1 and ours[0].endswith("; start it, create the database, or fix DATABASE_URL."), result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_manage_py_leaves_an_error_in_a_query_to_django(manage, tmp_path):
+    """A database that answers is not down: a query on a table migrate has not made keeps Django's own error."""
+    count_users = "from django.contrib.auth.models import User; User.objects.count()"
+    unmigrated = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    result = manage("shell", "-c", count_users, **unmigrated)
+    assert result.returncode == 1
+    assert "no such table: auth_user" in result.stderr and "Database error:" not in result.stderr
