@@ -44,19 +44,21 @@ def first_page(clone, log, timeout, command=None):
         return run_until_first_page(clone, log, timeout, command)
 
 
-def run_until_first_page(clone, log, timeout, command):
-    generate = command or readme_commands(clone)[0]
+def start_as_a_reader(command, cwd, log, path_first=None):
+    """Start `command` with bash in its own process group, its output in `log`, with only KEPT and pip's and uv's
+    own settings of the caller's environment (`path_first`: a folder put before PATH, e.g. a Python's)."""
     env = {name: value for name, value in os.environ.items() if name in KEPT or name.startswith(("PIP_", "UV_"))}
-    started = time.monotonic()
+    if path_first:
+        env["PATH"] = f"{path_first}{os.pathsep}{env['PATH']}"
     with log.open("w") as output:
-        process = subprocess.Popen(
-            ["bash", "-c", generate],
-            cwd=clone,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        return subprocess.Popen(
+            ["bash", "-c", command], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+
+def run_until_first_page(clone, log, timeout, command):
+    started = time.monotonic()
+    process = start_as_a_reader(command or readme_commands(clone)[0], clone, log)
     try:
         while time.monotonic() - started < timeout:
             if process.poll() is not None:

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from .conftest import BOARD, DEFAULTS, TEMPLATE, find_python, wait_for_http
-from .readme import readme_commands
+from .readme import readme_commands, start_as_a_reader
 from .three_tools import template_repository
 
 ADDON_ANSWERS = ["use_rest=true", "use_realtime=true", "example_app=board"]
@@ -71,24 +71,14 @@ def test_generation_prints_the_readmes_run_it_command_as_its_next_steps(tmp_path
 
 
 def test_a_realtime_projects_first_command_starts_django_and_the_real_time_server(tmp_path):
-    """Run as a reader would (a fresh venv, nothing of the caller's environment but PATH and HOME)."""
+    """Run as a reader would (a fresh venv, little of the caller's environment: readme.start_as_a_reader)."""
     generate = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "-o", str(tmp_path)]
     subprocess.run([*generate, "use_realtime=true"], capture_output=True, check=True)
     project = tmp_path / "my_project"
     python = find_python((project / ".python-version").read_text().strip())
     assert python, "the project's Python is not installed"
-    env = {"PATH": f"{os.path.dirname(python)}{os.pathsep}{os.environ['PATH']}", "HOME": os.environ["HOME"]}
-    env.update({name: value for name, value in os.environ.items() if name.startswith("PIP_")})
     log = tmp_path / "run-it.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            ["bash", "-c", run_it(project)],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_as_a_reader(run_it(project), project, log, path_first=os.path.dirname(python))
     try:
         # Generous bounds on the event: a first pip install on a loaded machine comes before it.
         home = wait_for_http("http://127.0.0.1:5000/", process, log, timeout=600).read().decode()
