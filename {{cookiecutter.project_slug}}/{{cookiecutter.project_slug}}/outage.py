@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
+UNAVAILABLE = "The database is not answering; try again in a few seconds."
 
 
 class DatabaseOutageMiddleware:
@@ -37,8 +38,7 @@ class DatabaseOutageMiddleware:
         if "text/html" in request.headers.get("Accept", ""):  # a browser
             response = HttpResponse(render_to_string("503.html"), status=503)  # no static files, no database
         else:
-            response = JsonResponse({"detail": "The database is not answering; try again in a few seconds."})
-            response.status_code = 503
+            response = JsonResponse({"detail": UNAVAILABLE}, status=503)
         response["Retry-After"] = "10"  # seconds
         return response
 
