@@ -165,6 +165,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         self.channels = set()
         self.pending = 0  # bytes handed to write_message() whose Future is not done yet
         self.behind = {}  # channel -> live events held back while the socket catches up on its history
+        self.sent_up_to = {}  # channel -> the newest ID a catch-up sent, until a live event passes it
         self.closing = False
 
     async def get(self, *args, **kwargs):
@@ -287,12 +288,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             if newest is None or identifier is None or identifier > newest:
                 self.send(frame)
                 newest = identifier or newest
+        if newest is not None:
+            # Live copies of events the history held can still be on their way from Redis: drop them as they come.
+            self.sent_up_to[channel] = newest
 
     def leave(self, channel):
         if channel not in self.channels:
             return
         self.channels.discard(channel)
         self.behind.pop(channel, None)
+        self.sent_up_to.pop(channel, None)
         self.listeners[channel].discard(self)
         if not self.listeners[channel]:
             del self.listeners[channel]
@@ -326,6 +331,11 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         for socket in list(cls.listeners.get(channel, ())):
             if channel in socket.behind:
                 socket.behind[channel].append(event)
+            elif channel in socket.sent_up_to:
+                identifier = id_of(event)
+                if identifier is None or identifier > socket.sent_up_to[channel]:
+                    del socket.sent_up_to[channel]  # Redis sends in ID order: every later event is new too
+                    socket.send(event)
             else:
                 socket.send(event)
 

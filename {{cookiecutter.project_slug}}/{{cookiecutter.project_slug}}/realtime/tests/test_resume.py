@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from ..broker import RedisBroker
-from ..protocol import event_id
+from ..protocol import event_id, with_id
 from ..publish import encode_event, publish
 from ..server import SocketHandler
 from ..tokens import channel_namespace
@@ -113,6 +113,30 @@ async def test_events_published_while_a_socket_catches_up_come_after_its_history
         assert sorted(received) == list(range(1, 60))  # every one, once
         assert received[:29] == list(range(1, 30))  # the history first, in order
         await nothing_more(back)
+
+
+async def test_an_event_read_from_the_history_is_not_sent_again_when_its_live_copy_arrives_late(config, redis_url):
+    """Redis hands an event to the history and to pub/sub at once, but the pub/sub copy reaches this process
+    whenever the connection's reader gets to it: it can come after the history read that already sent it."""
+    channel = fresh_channel()
+    async with serving(make_config(config, "with Redis")) as served:
+        first = await served.connect(channel)
+        await receive(first)
+        await send(served, channel, 0)
+        ((since, _),) = await events(first, 1)
+        # Event 1 as the publish script writes it, with its pub/sub copy held back until the socket has resumed.
+        stream = channel_namespace(settings.SECRET_KEY) + channel
+        event = encode_event(channel, {"number": 1})
+        identifier = (await served.broker.redis.xadd(stream, {"event": event})).decode()
+
+        back = await served.connect(channel, since=since)
+        assert await receive(back) == {"type": "subscribed", "channel": channel}
+        assert await events(back, 1) == [(identifier, 1)]
+        await served.broker.redis.publish(stream, with_id(identifier, event))
+        assert await events(first, 1) == [(identifier, 1)]  # the live copy has arrived
+        await nothing_more(back)
+        await send(served, channel, 2)
+        assert [number for _, number in await events(back, 1)] == [2]
 
 
 @pytest.mark.parametrize("since", ["not-an-id", "99999999999999-0", "1-2-3", "\ud800", ""])
