@@ -4,6 +4,7 @@ gunicorn settings, read by the Procfile's `gunicorn`. Numbers fit Heroku's route
 """
 
 import importlib
+import logging
 import os
 import sys
 
@@ -26,6 +27,8 @@ accesslog = "-"  # stdout
 # Heroku's router gives each request an X-Request-ID and logs it: find a request in both logs with it.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}i)s'
 control_socket_disable = True  # else gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl, shared by every server here
+# Django answers HEAD as GET, body included; gunicorn drops the body, and would log that for every HEAD.
+logging.getLogger("gunicorn.http.wsgi").setLevel(logging.ERROR)
 
 
 def on_starting(server):  # a server hook: read the settings once, before any worker, to fail in one line

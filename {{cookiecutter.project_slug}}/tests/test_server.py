@@ -142,6 +142,25 @@ def test_the_site_answers_while_slow_and_idle_clients_hold_hundreds_of_connectio
     assert "Traceback" not in web.output()
 
 
+def test_head_answers_carry_the_gets_headers_no_body_and_no_warning(web):
+    """Django answers HEAD as GET, body included; gunicorn drops the body, and must not log it for each HEAD
+    (uptime monitors send many): gunicorn.conf.py quiets that warning."""
+    answers = {}
+    for method in ("GET", "HEAD"):
+        with web.connect() as client:
+            request = f"{method} /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+            client.sendall(request.encode() + b"Connection: close\r\n\r\n")
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+        head, _, body = answer.decode().partition("\r\n\r\n")
+        answers[method] = head.split("\r\n")[0], re.search(r"Content-Length: (\d+)", head)[1], body
+    assert answers["GET"][0] == answers["HEAD"][0] == "HTTP/1.1 200 OK"
+    assert answers["HEAD"][1] == answers["GET"][1] == str(len(answers["GET"][2])), "the length of the GET's body"
+    assert answers["GET"][2].startswith('{"status": "ok"') and answers["HEAD"][2] == ""
+    assert "no-body response" not in web.output()
+
+
 def test_after_sigterm_idle_keep_alive_connections_answer_what_arrives_then_close_cleanly(web):
     clients = [web.connect() for _ in range(20)]
     for client in clients:

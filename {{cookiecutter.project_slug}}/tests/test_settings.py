@@ -93,7 +93,6 @@ def test_redis_url_makes_redis_the_cache_and_tls_certificates_are_checked_unless
         ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is not set"),
         ({"DEBUG": "ture"}, "DEBUG must be one of true/false"),
-        ({"SECURE_HSTS_PRELOAD": "yes-s3cret"}, "SECURE_HSTS_PRELOAD must be one of true/false"),
         ({"SECURE_SSL_REDIRECT": "maybe-s3cret"}, "SECURE_SSL_REDIRECT must be one of true/false"),
         ({"SECURE_HSTS_SECONDS": "a-year"}, "SECURE_HSTS_SECONDS must be a whole number"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),

@@ -138,13 +138,10 @@ SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks may call over plain HTTP
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.names("CSRF_TRUSTED_ORIGINS", default=[])
-# HSTS, on HTTPS answers: a year (scanners want six months or more). Subdomains and preload are hard to undo.
-# https://docs.djangoproject.com/en/6.1/ref/middleware/#http-strict-transport-security
+# HSTS, on HTTPS answers: a year (scanners want six months or more). Subdomains and preload are hard to undo, so
+# off (their checks W005, W021 silenced). https://docs.djangoproject.com/en/6.1/ref/middleware/#http-strict-transport-security
 SECURE_HSTS_SECONDS = env.number("SECURE_HSTS_SECONDS", default=31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", default=False)
-SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]  # until you opt in
-SILENCED_SYSTEM_CHECKS += ["axes.W006"] + ([] if SECURE_HSTS_PRELOAD else ["security.W021"])
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021", "axes.W006"]
 # Content-Security-Policy: nothing loads, runs or connects unless named here, so injected markup is inert;
 # an inline <script> or <style> runs only with the csp_nonce_attr tag. https://docs.djangoproject.com/en/6.1/ref/csp/
 SECURE_CSP = {
@@ -157,7 +154,6 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],  # no site may frame these pages (X-Frame-Options' successor)
     "base-uri": [CSP.NONE],
-    "object-src": [CSP.NONE],
 }
 # Powerful browser features no page here uses are denied, to injected code too; "camera": ["self"] would allow one.
 # https://github.com/adamchainz/django-permissions-policy
