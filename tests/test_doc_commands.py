@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import PRODUCTION_ENV, TEMPLATE, free_port, project_venv, wait_for_http
+from .conftest import BOARD, PRODUCTION_ENV, TEMPLATE, free_port, project_venv, wait_for_http
 from .readme import readme_commands
 from .released import on_a_terminal
 
@@ -65,7 +65,7 @@ def reader(tmp_path):
 
 
 def test_the_pages_cookiecutter_commands_generate_what_they_say(reader):
-    """quickstart.md's two ways to generate, board.md's and index.md's: each makes its project."""
+    """quickstart.md's two ways to generate, board.md's, index.md's and rest.md's: each makes its project."""
     folder, env = reader
     (asking,) = commands("quickstart.md", "$ cookiecutter cookiecutter-lightweight-django\n")
     status, output = on_a_terminal(asking, folder, env, r"\[\d+/\d+\]")  # Enter at each question: the defaults
@@ -81,9 +81,13 @@ def test_the_pages_cookiecutter_commands_generate_what_they_say(reader):
     generate, _ = commands("index.md", "cookiecutter --no-input")
     shell(generate, folder, env)
     assert (folder / "my_project" / "manage.py").exists()
+    shutil.rmtree(folder / "my_project")
+    (rest,) = re.findall(r"^cookiecutter path/to/.*", (DOCS / "rest.md").read_text(), re.M)
+    status, output = on_a_terminal(rest.replace("path/to/", ""), folder, env, r"\[\d+/\d+\]")
+    assert status == 0 and (folder / "my_project" / "my_project" / "api").is_dir(), output
 
 
-def test_commands_a_page_repeats_are_the_ones_the_other_tests_run(tmp_path):
+def test_commands_a_page_repeats_are_the_ones_the_other_tests_run(bake, tmp_path):
     first, test = readme_commands()  # tests/test_repository.py runs both (the second through .ci/run)
     generate, run = commands("index.md", "cookiecutter --no-input")
     assert run.startswith("cd my_project && ") and first.endswith(run.removeprefix("cd my_project && "))
@@ -104,6 +108,9 @@ def test_commands_a_page_repeats_are_the_ones_the_other_tests_run(tmp_path):
     venv_and_install = ci.removesuffix(" && .venv/bin/pytest")
     assert venv_and_install != ci and f"; {venv_and_install} && " in steps, steps
     assert ".venv/bin/pytest\n" in steps
+    # board.md's *Run it*: the board project's README's commands (its first command runs in test_newcomer.py).
+    board_readme = (bake(**BOARD) / "README.md").read_text()
+    assert all(command in board_readme for command in commands("board.md", "createsuperuser"))
 
 
 def test_the_pages_manage_py_lines_print_what_they_show(bake, tmp_path):
