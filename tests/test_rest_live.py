@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import PRODUCTION_ENV, ProcfileProcess, fresh_database, procfile, project_venv, run
+from .conftest import PRODUCTION_ENV, TEMPLATE, ProcfileProcess, fresh_database, procfile, project_venv, run
 
 SLUG = "rest_live"
 USERNAME, PASSWORD = "fuzzer", secrets.token_urlsafe(16)
@@ -87,6 +87,23 @@ def test_the_token_endpoint_gives_the_token_that_reads_the_user(server):
     assert json.loads(body) == {"token": server["token"]}
     status, _, body = fetch(server, "/api/me/", token=server["token"])
     assert (status, json.loads(body)["username"]) == (200, USERNAME)
+
+
+def test_the_rest_pages_curl_commands_get_the_token_and_read_the_user(server):
+    """docs/rest.md's *Use it*, as printed, with this server for https://example.com (plus the router's
+    X-Forwarded-Proto, as Heroku's adds it) and the test user for alice."""
+    block = (TEMPLATE / "docs" / "rest.md").read_text().split("## Use it", 1)[1].split("```sh\n", 1)[1]
+    get_token, shown, read_me = block.split("```", 1)[0].replace("\\\n", "").splitlines()
+    shown_token = re.fullmatch(r'# \{"token":"([0-9a-f]{40})"\}', shown)[1]
+
+    def curl(command):
+        command = command.replace("https://example.com", server["base"]).replace(shown_token, server["token"])
+        command = command.replace('"alice"', f'"{USERNAME}"').replace('"..."', f'"{PASSWORD}"')
+        command += " -sS -H 'X-Forwarded-Proto: https'"
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True).stdout
+
+    assert curl(get_token) == f'{{"token":"{server["token"]}"}}'
+    assert json.loads(curl(read_me))["username"] == USERNAME
 
 
 def test_strangers_get_401_from_the_schema_and_the_docs(server):
