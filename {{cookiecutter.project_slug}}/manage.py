@@ -1,26 +1,21 @@
 #!/usr/bin/env python
 """Django's command-line utility for administrative tasks."""
 
-import contextlib
 import os
 import sys
 
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings")
+    os.environ["DATABASE_POOL_SIZE"] = "0"  # one command, one connection: a pool would retry a dead database for 10 s
     if sys.argv[1:2] == ["collectstatic"]:  # a build step, maybe before any config var is set: it signs nothing
         os.environ.setdefault("SECRET_KEY", "collectstatic-signs-nothing")
         os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
     from django.db import OperationalError, connection
 
     from {{ cookiecutter.project_slug }}.env import EnvVarError
 
-    with contextlib.suppress(ImproperlyConfigured, ImportError):  # settings that do not load: Django reports them
-        # One command, one connection: no pool (the web's), so a database that does not answer fails at once.
-        settings.DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
     try:
         execute_from_command_line(sys.argv)
     except EnvVarError as error:  # a missing or malformed variable: the message says which and how to fix it

@@ -62,6 +62,8 @@ def test_postgres_urls_select_the_postgresql_engine_with_a_connection_pool(load_
     assert database["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
     small = load_settings(**PRODUCTION_ENV, DATABASE_URL="postgres://db.example/app", DATABASE_POOL_SIZE="1")
     assert small.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] == 1  # min_size 1: any size of 1 or more works
+    none = load_settings(**PRODUCTION_ENV, DATABASE_URL="postgres://db.example/app", DATABASE_POOL_SIZE="0")
+    assert "pool" not in none.DATABASES["default"].get("OPTIONS", {})  # as manage.py's commands run
     assert database["default"].get("CONN_MAX_AGE", 0) == 0  # Django refuses persistent connections with a pool
 
 

@@ -78,8 +78,9 @@ TEMPLATES = [
 # https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
 DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a database restart costs no request
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # greenlets share a few connections per worker
-    POOL = {"min_size": 1, "max_size": env.number("DATABASE_POOL_SIZE", 4), "timeout": 10}  # timeout: seconds to wait
+POOL_SIZE = env.number("DATABASE_POOL_SIZE", 4)  # 0: no pool, as manage.py's commands run
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and POOL_SIZE:  # greenlets share connections
+    POOL = {"min_size": 1, "max_size": POOL_SIZE, "timeout": 10}  # timeout: seconds to wait for a connection
     DATABASES["default"]["OPTIONS"] = {"pool": POOL}
 
 # Cache: Redis when REDIS_URL is set (rediss:// for TLS), else per-process memory
