@@ -30,10 +30,14 @@ def redis_at(settings, transactional_db):
     publisher._redis_client = None
 
 
-def unused_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens there once the probe is closed
+@pytest.fixture
+def redis_down(redis_at):
+    """A Redis URL whose port is held bound but not listening: connecting is refused at once, and no other
+    program (a parallel test run's redis-server) can take the port meanwhile."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        redis_at(f"redis://127.0.0.1:{holder.getsockname()[1]}/0")
+        yield
 
 
 def change_everything(browser, title):
@@ -46,9 +50,8 @@ def change_everything(browser, title):
 
 
 def test_while_redis_is_down_changes_are_saved_and_their_answers_say_no_other_board_was_told(
-    as_alice, redis_at, caplog
+    as_alice, redis_down, caplog
 ):
-    redis_at(f"redis://127.0.0.1:{unused_port()}/0")
     answers = change_everything(as_alice, "Saved while Redis is down")
     assert [(answer.status_code, answer.headers.get("Realtime-Event")) for answer in answers] == [
         (201, "dropped"),
@@ -81,8 +84,7 @@ def test_with_redis_up_each_answer_says_its_event_went_out_and_the_event_is_in_t
     ]
 
 
-def test_a_change_that_changes_nothing_announces_nothing_and_says_nothing_of_it(as_alice, redis_at):
-    redis_at(f"redis://127.0.0.1:{unused_port()}/0")
+def test_a_change_that_changes_nothing_announces_nothing_and_says_nothing_of_it(as_alice, redis_down):
     created = as_alice.post(TASKS, {"title": "As it is"}, "application/json").json()
     unchanged = patch(as_alice, created["id"], {"title": "As it is"}, if_match=created["etag"])
     assert unchanged.status_code == 200 and "Realtime-Event" not in unchanged.headers
