@@ -9,12 +9,10 @@ Every change to a task is announced on the "board" channel once its transaction 
 Browsers apply it to the board they show, and can edit the task next with its ETag
 without fetching it first. Events can be lost (the real-time add-on delivers at most
 once), so after every reconnect a browser fetches the whole board again: events are
-a shortcut, the database stays the truth.
+a shortcut, the database stays the truth. Each function returns publish()'s
+Publication: after the commit, whether the broker took the event (views.py tells the
+browser, which must not claim that other boards saw a change that never reached them).
 """
-
-from functools import partial
-
-from django.db import transaction
 
 from ..realtime.publish import publish
 from .serializers import TaskSerializer
@@ -24,14 +22,14 @@ CHANNEL = "board"
 
 def task_changed(action, task, user):
     """Announce that `user` created, updated or moved `task`, once the current transaction commits."""
-    announce({"action": action, "task": TaskSerializer(task).data, "by": user.get_username()})
+    return announce({"action": action, "task": TaskSerializer(task).data, "by": user.get_username()})
 
 
 def task_deleted(task, user):
     """Announce that `user` deleted `task`, once the current transaction commits."""
-    announce({"action": "deleted", "task": {"id": task.pk, "title": task.title}, "by": user.get_username()})
+    return announce({"action": "deleted", "task": {"id": task.pk, "title": task.title}, "by": user.get_username()})
 
 
 def announce(event):
-    # Never about a change that is rolled back, nor before other requests can read it.
-    transaction.on_commit(partial(publish, CHANNEL, event))
+    # publish() waits for the commit: never about a change that is rolled back, nor before other requests can read it.
+    return publish(CHANNEL, event)

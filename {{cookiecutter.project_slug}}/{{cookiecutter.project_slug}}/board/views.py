@@ -17,6 +17,9 @@ The API, under /api/board/ (see the schema at /api/docs/):
     GET    sprints/      the sprints, to group tasks by (sprints/ID/: one), with ETags as tasks/
 
 Every request: an If-Match or If-None-Match that is neither * nor ETags in double quotes -> 400.
+Every change's answer: Realtime-Event: sent (its event reached the real-time broker, so every
+open board gets it) or dropped (it did not, Redis being down say: the change is saved, and
+other boards show it only when they next fetch the board).
 """
 
 from django.contrib.auth import get_user_model
@@ -88,6 +91,15 @@ IF_NONE_MATCH = OpenApiParameter(
 ETAG = OpenApiParameter(
     "ETag", location=OpenApiParameter.HEADER, response=[200, 201, 304, 412], description="The answer's strong ETag."
 )
+REALTIME_EVENT = OpenApiParameter(
+    "Realtime-Event",
+    location=OpenApiParameter.HEADER,
+    response=[200, 201, 204],
+    enum=["sent", "dropped"],
+    description="Whether the change's event reached the real-time broker: `sent`, every open board gets it; "
+    "`dropped` (the broker is down), the change is saved but other boards show it only when they next fetch "
+    "the board. Absent when nothing changed.",
+)
 LAST_MODIFIED = OpenApiParameter(
     "Last-Modified",
     location=OpenApiParameter.HEADER,
@@ -103,7 +115,7 @@ NO_IF_MATCH = OpenApiResponse(
     {"$ref": "#/components/schemas/Error"}, description="Precondition Required: the If-Match header is missing."
 )
 CHANGE = {
-    "parameters": [IF_MATCH, ETAG, LAST_MODIFIED],
+    "parameters": [IF_MATCH, ETAG, LAST_MODIFIED, REALTIME_EVENT],
     "responses": {200: TaskSerializer, 412: STALE, 428: NO_IF_MATCH},
 }
 
@@ -117,10 +129,12 @@ CHANGE = {
         parameters=[IF_NONE_MATCH, ETAG, LAST_MODIFIED],
         responses={200: TaskSerializer, 304: NOT_MODIFIED, 400: MALFORMED},
     ),
-    create=extend_schema(parameters=[ETAG, LAST_MODIFIED]),
+    create=extend_schema(parameters=[ETAG, LAST_MODIFIED, REALTIME_EVENT]),
     update=extend_schema(**CHANGE),
     partial_update=extend_schema(**CHANGE),
-    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 400: MALFORMED, 412: STALE, 428: NO_IF_MATCH}),
+    destroy=extend_schema(
+        parameters=[IF_MATCH, REALTIME_EVENT], responses={204: None, 400: MALFORMED, 412: STALE, 428: NO_IF_MATCH}
+    ),
 )
 class TaskViewSet(Preconditions, viewsets.ModelViewSet):
     """The board's tasks. Reads carry ETags; every change needs the current one in If-Match."""
@@ -145,8 +159,8 @@ class TaskViewSet(Preconditions, viewsets.ModelViewSet):
             if fields.get("position") is None:
                 fields["position"] = Task.end_of(fields.get("status", Task.Status.TODO))
             task = serializer.save(updated_by=request.user)
-            events.task_changed("created", task, request.user)
-        return self.answer(task, status.HTTP_201_CREATED)
+            announced = events.task_changed("created", task, request.user)
+        return self.answer(task, status.HTTP_201_CREATED, announced)
 
     def update(self, request, *args, partial=False, **kwargs):
         task = self.get_object()
@@ -160,8 +174,9 @@ class TaskViewSet(Preconditions, viewsets.ModelViewSet):
         with transaction.atomic():
             if not task.save_if_unchanged(**changes, updated_by=request.user):
                 return self.stale(task)  # someone else saved it since check_if_match()
-            events.task_changed("moved" if changes.keys() <= {"status", "position"} else "updated", task, request.user)
-        return self.answer(task)
+            action = "moved" if changes.keys() <= {"status", "position"} else "updated"
+            announced = events.task_changed(action, task, request.user)
+        return self.answer(task, announced=announced)
 
     def destroy(self, request, *args, **kwargs):
         task = self.get_object()
@@ -170,8 +185,8 @@ class TaskViewSet(Preconditions, viewsets.ModelViewSet):
         with transaction.atomic():
             if not task.delete_if_unchanged():
                 return self.stale(task)
-            events.task_deleted(task, request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+            announced = events.task_deleted(task, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT, headers=told(announced))
 
     def check_if_match(self, task):
         """None when the request may change `task`; else the answer: 428 without If-Match, 412 if stale."""
@@ -195,9 +210,17 @@ class TaskViewSet(Preconditions, viewsets.ModelViewSet):
         headers = validators(current["etag"], task.updated)
         return Response({"detail": detail, "current": current}, status.HTTP_412_PRECONDITION_FAILED, headers=headers)
 
-    def answer(self, task, code=status.HTTP_200_OK):
+    def answer(self, task, code=status.HTTP_200_OK, announced=None):
         data = self.get_serializer(task).data
-        return Response(data, code, headers=validators(data["etag"], task.updated))
+        return Response(data, code, headers={**validators(data["etag"], task.updated), **told(announced)})
+
+
+def told(announced):
+    """The Realtime-Event header for a change's Publication, once the commit has sent it. Inside a transaction
+    that outlives the view (ATOMIC_REQUESTS) the event goes out after the answer: no header, nothing claimed."""
+    if announced is None or announced.sent is None:
+        return {}
+    return {"Realtime-Event": "sent" if announced.sent else "dropped"}
 
 
 @extend_schema_view(

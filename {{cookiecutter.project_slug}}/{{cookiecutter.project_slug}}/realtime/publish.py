@@ -5,7 +5,9 @@ token_for() the signed token a browser needs to listen.
 publish() is fire-and-forget on purpose. It waits for the database transaction to
 commit (so nobody is told about a row that was rolled back), never raises into the
 request when the broker is down, and gives up after REALTIME_PUBLISH_TIMEOUT
-seconds with one log line. With Redis, the event is added to the channel's history
+seconds with one log line. What it returns says, once the transaction has committed,
+whether the broker took the event, so a page need not claim that others saw a change
+they were never told about. With Redis, the event is added to the channel's history
 (a Redis Stream, which gives it its ID) and sent to the Tornado processes in one
 atomic step, so a browser that reconnects resumes from the history; an event
 dropped while Redis is down is in no history, and browsers re-fetch state.
@@ -15,7 +17,6 @@ import json
 import logging
 import time
 import urllib.request
-from functools import partial
 
 import redis
 from django.conf import settings
@@ -43,8 +44,16 @@ def encode_event(channel, data):
     return json.dumps({"type": "message", "channel": channel, "data": data}, separators=(",", ":")).encode()
 
 
+class Publication:
+    """What became of one publish(): `sent` is None until the transaction commits and the broker answers (so,
+    outside a transaction, by the time publish() returns), then True if the broker took the event, or False if
+    it was dropped (the log says why)."""
+
+    sent = None
+
+
 def publish(channel, data):
-    """Send `data` (anything JSON can encode) to the browsers on `channel`, after commit.
+    """Send `data` (anything JSON can encode) to the browsers on `channel`, after commit; a Publication.
 
     A bad channel name, unencodable data or an event above REALTIME_MAX_MESSAGE_BYTES
     is a programming error and raises here; a broker problem is only logged.
@@ -54,16 +63,24 @@ def publish(channel, data):
     event = encode_event(channel, data)
     if len(event) > settings.REALTIME_MAX_MESSAGE_BYTES:
         raise ValueError(f"event is {len(event)} bytes; the limit is REALTIME_MAX_MESSAGE_BYTES")
-    transaction.on_commit(partial(_send, channel, event))
+    publication = Publication()
+
+    def send():
+        publication.sent = _send(channel, event)
+
+    transaction.on_commit(send)
+    return publication
 
 
 def _send(channel, event):
+    """Hand the event to the broker: whether it took it."""
     started = time.monotonic()
     try:
         if settings.REDIS_URL:
             _send_to_redis(channel, event)
         else:
             _send_to_server(event)
+        return True
     except Exception as error:
         # The user's request must not fail because the broker did; the event is dropped.
         logger.warning(
@@ -72,6 +89,7 @@ def _send(channel, event):
             time.monotonic() - started,
             type(error).__name__,
         )
+        return False
 
 
 def redis_client():

@@ -1,10 +1,12 @@
 """Two people on one board, and the events their changes announce."""
 
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from .. import events
+from ...realtime import publish as publisher
 from conftest import ROUTER_HEADERS
 
 TASKS = "/api/board/tasks/"
@@ -39,9 +41,15 @@ def as_bob(bob):
 
 @pytest.fixture
 def published(monkeypatch):
-    """What the board publishes, recorded instead of sent (the real-time add-on tests the sending)."""
+    """What the board publishes, as (channel, data): recorded where publish() hands an event to the broker, once
+    the transaction commits, instead of sent (the real-time add-on tests the sending)."""
     sent = []
-    monkeypatch.setattr(events, "publish", lambda channel, data: sent.append((channel, data)))
+
+    def hand_over(channel, event):
+        sent.append((channel, json.loads(event)["data"]))
+        return True  # the broker took it
+
+    monkeypatch.setattr(publisher, "_send", hand_over)
     return sent
 
 

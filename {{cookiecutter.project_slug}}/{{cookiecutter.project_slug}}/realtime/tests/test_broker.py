@@ -56,23 +56,25 @@ def test_publish_with_the_broker_down_or_hung_returns_in_time_and_logs(settings,
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0" if broker == "redis" else ""
     settings.REALTIME_PUBLISH_URL = f"http://127.0.0.1:{port}/publish"
     started = time.monotonic()
-    publish("demo", {"text": "hello"})  # outside a transaction: sent at once
+    publication = publish("demo", {"text": "hello"})  # outside a transaction: sent at once
     # An upper bound, generous for a loaded machine, that still tells "bounded" from "hangs".
     assert time.monotonic() - started < settings.REALTIME_PUBLISH_TIMEOUT + 3
+    assert publication.sent is False  # so the caller can say that nobody was told
     assert "Real-time publish to 'demo' dropped after" in caplog.text
     assert "hello" not in caplog.text  # events are not logged
 
 
 def test_publish_happens_after_commit_and_never_after_rollback(monkeypatch):
     sent = []
-    monkeypatch.setattr(publisher, "_send", lambda channel, event: sent.append(json.loads(event)))
+    monkeypatch.setattr(publisher, "_send", lambda channel, event: sent.append(json.loads(event)) or True)
     with pytest.raises(ZeroDivisionError), transaction.atomic():
-        publish("demo", "rolled back")
+        rolled_back = publish("demo", "rolled back")
         raise ZeroDivisionError
     with transaction.atomic():
-        publish("demo", "committed")
-        assert sent == []
+        committed = publish("demo", "committed")
+        assert sent == [] and committed.sent is None  # not yet known
     assert sent == [{"type": "message", "channel": "demo", "data": "committed"}]
+    assert (committed.sent, rolled_back.sent) == (True, None)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,7 @@ async def test_django_publishes_to_the_embedded_server_over_signed_http(config, 
     async with serving(config) as served:
         settings.REALTIME_PUBLISH_URL = f"{served.url}/publish"
         client = await open_socket(served.port)
-        await in_thread(publish, "demo", {"text": "over HTTP"})
+        assert (await in_thread(publish, "demo", {"text": "over HTTP"})).sent is True
         message = await receive(client)
         assert event_id(message.pop("id")) is not None  # every event has its ID
         assert message == {"type": "message", "channel": "demo", "data": {"text": "over HTTP"}}
@@ -143,7 +145,7 @@ async def test_while_redis_is_away_no_socket_looks_live_and_sockets_resume_after
         assert await receive(back) == {"type": "resync", "channel": "demo"}
         assert (await asyncio.to_thread(health, served.port))[0] == 200
         # Django's pooled connection died with Redis; the next publish() still gets through.
-        await in_thread(publish, "demo", "after")
+        assert (await in_thread(publish, "demo", "after")).sent is True
         assert (await receive(back))["data"] == "after"
         assert "dropped" not in caplog.text
         assert caplog.text.count("Real-time: lost Redis") == 1  # one line per outage, however many attempts

@@ -12,6 +12,9 @@
  * 3. Events can be lost while the socket is down, so after every (re)connect, and when the
  *    server says so, the page fetches the whole board again. It sends the list's ETag in
  *    If-None-Match; when nothing changed the answer is a 304 without a body.
+ * 4. A change's answer says whether its event reached the real-time broker (Realtime-Event:
+ *    sent or dropped). When it did not, the page says so and does not show "Live": nobody
+ *    else's board got the change, whatever this page's socket is doing.
  *
  * One module on purpose: Django's manifest storage gives static files hashed names but does
  * not rewrite `import` lines, so a second module would be loaded by its unhashed name.
@@ -45,6 +48,7 @@ async function api(url, { method = "GET", body, ifMatch, ifNoneMatch } = {}) {
   if (response.status === 401) location.assign(`${config.loginUrl}?next=${encodeURIComponent(location.pathname)}`);
   const data = response.status === 204 || response.status === 304 ? null : await response.json().catch(() => null);
   if (!response.ok && response.status !== 304) throw new ApiError(response, data);
+  if (method !== "GET") delivered(response.headers.get("Realtime-Event"));
   return { response, data };
 }
 
@@ -598,10 +602,27 @@ for (const username of config.users) editor.form.elements.assignee.append(el("op
 // ---------------------------------------------------------------- Real time
 
 const connection = document.getElementById("connection");
+let socketState = ["connecting", "Connecting…"]; // as the socket last reported it
+let undelivered = false; // this page's last change was saved, but its event never reached the broker
 
-function connectionState(state, label) {
+/** The pill: the socket's state, except that it never says "Live" while this page's last change reached nobody. */
+function showConnection() {
+  const [state, label] = undelivered && socketState[0] === "live" ? ["offline", "Not live: your last change was not sent to others"] : socketState;
   connection.dataset.state = state;
   connection.querySelector(".label").textContent = label;
+}
+
+function connectionState(state, label) {
+  socketState = [state, label];
+  showConnection();
+}
+
+/** What a change's answer says of its event: "sent", "dropped", or null when nothing was announced. */
+function delivered(outcome) {
+  if (!outcome) return;
+  undelivered = outcome === "dropped";
+  if (undelivered) note("Saved, but other open boards were not told: the real-time service could not be reached. They show your change once they load the board again.");
+  showConnection();
 }
 
 /** Apply an event to the board's state; true if the board changed. */
