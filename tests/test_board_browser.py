@@ -373,3 +373,29 @@ def test_an_event_that_arrives_while_the_board_is_fetched_again_is_not_undone_by
     alice.page.wait_for_function(f"() => Number(document.getElementById('board').dataset.fetched) > {fetched}")
     expect(alice.card("Changed during the re-sync")).to_be_visible()
     assert alice.board() == alice.api_board()
+
+
+def test_a_change_whose_event_was_dropped_is_not_shown_as_live(alice, bob):
+    """Django could not hand the event to Redis: the change is saved, and the page must not claim others saw it.
+    The server's side (the Realtime-Event header while Redis is down) is the board's own tests/test_events.py;
+    here the answer is given that header on its way to Alice's page, whose socket stays live meanwhile."""
+    from playwright.sync_api import expect
+
+    def dropped(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        answer = route.fetch()
+        route.fulfill(response=answer, headers={**answer.headers, "realtime-event": "dropped"})
+
+    alice.page.route("**/api/board/tasks/", dropped)
+    alice.add("Saved while the broker was away")
+    connection = alice.page.locator("#connection")
+    expect(connection).to_have_text("Not live: your last change was not sent to others", timeout=EVENT)
+    assert connection.get_attribute("data-state") != "live"
+    expect(alice.page.locator("#activity li.note").first).to_contain_text("other open boards were not told")
+    expect(alice.card("Saved while the broker was away")).to_be_visible()  # saved all the same
+
+    alice.page.unroute("**/api/board/tasks/", dropped)
+    alice.add("Saved with the broker back")
+    alice.wait_until_live()  # the next change's event went out: "Live" again
+    expect(bob.card("Saved with the broker back")).to_be_visible(timeout=EVENT)
