@@ -1,78 +1,50 @@
 """
-The wire format between browsers and the real-time server.
+The wire format between browsers and the real-time server. https://www.rfc-editor.org/rfc/rfc6455
 
-Connect to /ws?channel=NAME[&since=ID] offering the subprotocols ["realtime", TOKEN] (a header, so
-tokens stay out of URLs and access logs). Then JSON text frames, one object each:
+Connect to /ws?channel=NAME[&since=ID] offering the subprotocols ["realtime", TOKEN] (a header, so tokens stay
+out of URLs and access logs). NAME is 1-100 characters of A-Z a-z 0-9 _ . : - and a TOKEN comes from Django
+(publish.token_for). Then JSON text frames, one object each:
 
-    browser -> {"type": "subscribe", "channel": NAME, "token": TOKEN, "since": ID}  another channel, a token
-                   each; "since" (optional) resumes after the event ID
+    browser -> {"type": "subscribe", "channel": NAME, "token": TOKEN, "since": ID}  one more channel, a token each
                {"type": "unsubscribe", "channel": NAME}
-               {"type": "ping"}                                       an application-level ping
+               {"type": "ping"}                           an application-level ping
     server  -> {"type": "subscribed", "channel": NAME}    events on NAME come from now on
                {"type": "unsubscribed", "channel": NAME}  no more of them (also for a channel never joined)
                {"id": ID, "type": "message", "channel": NAME, "data": ...}  IDs grow with each event on NAME
-               {"type": "resync", "channel": NAME}  events on NAME may have been lost (no "channel": on any
-                   channel): fetch the current state again
-
-Resuming: after "subscribed", a socket that gave "since" gets every event on NAME after ID, in order and
-once each, then the live ones; or, when the channel's history no longer reaches back to ID (or ID is
-not one the server gave), one "resync" for NAME instead. History is shared by all server processes
-(a Redis Stream per channel) and bounded by REALTIME_HISTORY_EVENTS and REALTIME_HISTORY_SECONDS.
+               {"type": "resync", "channel": NAME}        events may have been lost: fetch the current state again
                {"type": "pong"}
-               {"type": "error", "error": TEXT, "channel": NAME}  a JSON object that is not a valid
-                   request ("channel" only when it named a valid one); the socket stays open
+               {"type": "error", "error": TEXT, "channel": NAME}  a JSON object that is not a valid request
+                   ("channel" only when it named a valid one); the socket stays open
 
-NAME is 1-100 characters of A-Z a-z 0-9 _ . : - and a TOKEN comes from Django (publish.token_for).
-Anything else ends the connection with a close code:
+"since" (optional) resumes after the event ID: after "subscribed" the socket gets every later event on NAME from
+the channel's history, in order and once each, then the live ones; or one "resync" when the history (bounded by
+REALTIME_HISTORY_EVENTS and REALTIME_HISTORY_SECONDS) no longer reaches back to ID, or ID is not one it gave.
 
-    1003  a binary frame
-    1007  not a JSON object, or JSON nested too deeply
-    1008  more messages than REALTIME_RATE_LIMIT allows
-    1009  a message over REALTIME_MAX_MESSAGE_BYTES
-
-and the server itself closes with 1000 (no pong within REALTIME_PING_TIMEOUT), 1001 (going away:
-restarting) and 1013 (too slow to keep up, or Redis unreachable: reconnect later and resume).
-Tornado itself ends the TCP connection without a close frame when a text frame is not UTF-8 (the
-browser sees 1006), and echoes any close code back. https://www.rfc-editor.org/rfc/rfc6455
+Anything else ends the connection: 1003 a binary frame, 1007 not a JSON object (or nested too deeply), 1008
+more messages than REALTIME_RATE_LIMIT, 1009 a message over REALTIME_MAX_MESSAGE_BYTES. The server also closes
+with 1000 (no pong within REALTIME_PING_TIMEOUT), 1001 (going away) and 1013 (too slow to keep up, or Redis
+unreachable: reconnect later and resume). Tornado ends the TCP connection without a close frame when a text
+frame is not UTF-8 (the browser sees 1006), and echoes any close code back.
 """
 
 import json
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from .tokens import valid_channel
 
 SUBPROTOCOL = "realtime"
-TYPES = ("subscribe", "unsubscribe", "ping")
-UNKNOWN_TYPE = "unknown message type (subscribe, unsubscribe or ping)"
-INVALID_CHANNEL = "invalid channel (1-100 characters of A-Z a-z 0-9 _ . : -)"
-
-
 EVENT_ID = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")  # a Redis Stream entry ID: milliseconds-sequence
-
-
-@dataclass(frozen=True)
-class Request:
-    type: str
-    channel: str = ""
-    token: str = ""
-    since: str | None = None  # resume after this event ID ("" when it was given but is no ID at all)
+# "since": resume after this event ID ("" when it was given but is no ID at all)
+Request = namedtuple("Request", ["type", "channel", "token", "since"], defaults=["", "", None])
 
 
 class Close(Exception):
-    """The message is not the protocol at all: close the socket with this code."""
-
-    def __init__(self, code, reason):
-        super().__init__(reason)
-        self.code, self.reason = code, reason
+    """The message is not the protocol at all: close the socket with these arguments (code, reason)."""
 
 
 class Invalid(Exception):
-    """A JSON object that is not a valid request: answer with this error frame."""
-
-    def __init__(self, error, channel=None):
-        super().__init__(error)
-        self.frame = error_frame(error, channel)
+    """A JSON object that is not a valid request: answer with error_frame() of these arguments."""
 
 
 def parse(message):
@@ -85,14 +57,13 @@ def parse(message):
         raise Close(1007, "not JSON") from None
     if not isinstance(request, dict):
         raise Close(1007, "not a JSON object")
-    kind = request.get("type")
-    if not (isinstance(kind, str) and kind in TYPES):
-        raise Invalid(UNKNOWN_TYPE)
+    kind, channel, token, since = (request.get(field) for field in Request._fields)
+    if kind not in ("subscribe", "unsubscribe", "ping"):
+        raise Invalid("unknown message type (subscribe, unsubscribe or ping)")
     if kind == "ping":
         return Request(kind)
-    channel, token, since = request.get("channel"), request.get("token"), request.get("since")
     if not valid_channel(channel):
-        raise Invalid(INVALID_CHANNEL)
+        raise Invalid("invalid channel (1-100 characters of A-Z a-z 0-9 _ . : -)")
     since = since if isinstance(since, str) or since is None else ""
     return Request(kind, channel, token if isinstance(token, str) else "", since)
 

@@ -1,20 +1,11 @@
 """
-The real-time server: a small Tornado process that holds the browsers' WebSockets.
-
-Django never writes to a socket. It publishes an event (publish.py); the broker (broker.py)
-hands it to every Tornado process, and each process writes it to its own sockets on that
-channel:
-
-    browser <-WebSocket-> Tornado process (any number) <-Redis pub/sub- Django publish()
-
-Without REDIS_URL one process works alone and Django POSTs signed events to /publish.
-Run it with `python -m {{ cookiecutter.project_slug }}.realtime`. It reads like Tornado's chat demo: an Application,
-a handler whose class holds the open connections, and main(). What travels on a socket, and
-every close code, is described in protocol.py.
-
-https://www.tornadoweb.org/en/stable/websocket.html
+The real-time server: a Tornado process that holds the browsers' WebSockets, as in Tornado's chat demo (an
+Application, a handler whose class holds the open connections, main()). Django publishes (publish.py), the broker
+(broker.py) hands each event to every such process, and each writes it to its sockets on the event's channel.
+What travels on a socket, and every close code: protocol.py. https://www.tornadoweb.org/en/stable/websocket.html
 """
 
+import argparse
 import asyncio
 import functools
 import hmac
@@ -42,34 +33,31 @@ logger = logging.getLogger(__name__)
 
 MAX_CHANNELS_PER_SOCKET = 20
 PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is refused
-DEFAULT_PORTS = {"http": 80, "https": 443}
 ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
 
 
 @dataclass
 class Config:
-    """Everything the server needs: read() takes what Django shares from settings.py, and this
-    process's own variables from the environment (own_variables(), every one in .env.example)."""
-
     secret_key: str
     publish_key: str
     redis_url: str
     redis_options: dict
     plain_http: bool  # the site is served over plain HTTP too (SECURE_SSL_REDIRECT off, as under DEBUG)
     max_message_bytes: int
-    allowed_origins: list  # host patterns as in ALLOWED_HOSTS, or full origins; see origin_allowed()
+    allowed_origins: list
     token_max_age: int
-    rate_limit: float  # messages per second from one browser, in bursts of up to twice that
+    rate_limit: float
     max_connections: int
-    max_per_address: int  # sockets from one client address (an office behind NAT is one)
-    max_per_user: int  # sockets of one logged-in user, from any address
-    ping_interval: float  # Heroku's router drops a socket after 55 s of silence
+    max_per_address: int
+    max_per_user: int
+    ping_interval: float
     ping_timeout: float
     send_buffer_bytes: int
-    history: tuple  # (events, seconds) a channel's history keeps for sockets that resume
+    history: tuple  # (events, seconds)
 
     @classmethod
     def read(cls, settings, **overrides):
+        """What Django shares from settings.py, and this process's own variables."""
         shared = {
             "secret_key": settings.SECRET_KEY,
             "publish_key": publishing_key(settings),
@@ -82,7 +70,7 @@ class Config:
 
 
 def own_variables(allowed_hosts):
-    """The variables only the Tornado process reads, with their defaults; Django never needs them."""
+    """The variables only the Tornado process reads (every one is in .env.example)."""
     return {
         "allowed_origins": env.names("REALTIME_ALLOWED_ORIGINS", default=allowed_hosts),
         "token_max_age": env.number("REALTIME_TOKEN_MAX_AGE", default=60),
@@ -93,39 +81,30 @@ def own_variables(allowed_hosts):
         "ping_interval": env.number("REALTIME_PING_INTERVAL", default=20),
         "ping_timeout": env.number("REALTIME_PING_TIMEOUT", default=20),
         "send_buffer_bytes": env.number("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024),
-        "history": history_window(),  # Django reads it too, to trim Redis's history as it publishes
+        "history": history_window(),
     }
 
 
 def origin_allowed(origin, allowed, plain_http=False):
-    """Whether a page from `origin` may open a socket.
-
-    `allowed` holds host patterns as in ALLOWED_HOSTS ("example.com", ".example.com", "*") and
-    full origins ("https://admin.example.com:8443"). A full origin matches exactly: scheme, host
-    and port (a default port may be left out). A host pattern matches its hosts on any port, over
-    the scheme the site is served with: HTTPS, and plain HTTP as well only when the site serves
-    it (plain_http: SECURE_SSL_REDIRECT off, as under DEBUG, where runserver and honcho serve
-    http://localhost). So a page on http://example.com, which an attacker on the network can
-    forge, cannot open sockets for the site on https://example.com.
-    """
+    """Whether a page from `origin` may open a socket. `allowed` holds full origins, which match exactly, and
+    host patterns as in ALLOWED_HOSTS, which match over HTTPS, and over HTTP too when the site serves it."""
     parsed = parse_origin(origin)
     if parsed is None:
         return False
     if parsed in {parse_origin(entry) for entry in allowed if "://" in entry}:
         return True
     scheme, host, _ = parsed
-    schemes = ("https", "http") if plain_http else ("https",)
-    return scheme in schemes and validate_host(host, [entry for entry in allowed if "://" not in entry])
+    hosts = [entry for entry in allowed if "://" not in entry]
+    return (scheme == "https" or plain_http) and validate_host(host, hosts)
 
 
 def parse_origin(origin):
-    """(scheme, host, port) of an origin as browsers serialize it (RFC 6454: lower case, no path, no user,
-    a port of 1-65535 only when it is not the default), or None for anything else ("null", file://, garbage)."""
+    """(scheme, host, port) of an origin as browsers serialize it (RFC 6454), or None for anything else."""
     match = ORIGIN.fullmatch(origin)
     if match is None:
         return None
     scheme, host, port = match.groups()
-    port = int(port) if port else DEFAULT_PORTS[scheme]
+    port = int(port) if port else {"http": 80, "https": 443}[scheme]
     return (scheme, host, port) if port <= 65535 else None
 
 
@@ -133,12 +112,11 @@ class RateLimit:
     """A token bucket: `rate` messages per second on average, bursts of twice that."""
 
     def __init__(self, rate):
-        self.rate, self.capacity = rate, 2 * rate
-        self.tokens, self.updated = self.capacity, time.monotonic()
+        self.rate, self.tokens, self.updated = rate, 2 * rate, time.monotonic()
 
     def allow(self):
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(2 * self.rate, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens < 1:
             return False
@@ -148,6 +126,9 @@ class RateLimit:
 
 class Anonymous(tornado.web.RequestHandler):
     """Answers without a Server header: Tornado's names its version, which helps only an attacker."""
+
+    def initialize(self, config, broker):
+        self.config, self.broker = config, broker
 
     def set_default_headers(self):
         self.clear_header("Server")
@@ -159,14 +140,6 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     connections = set()  # every open socket
     listeners = defaultdict(set)  # channel -> sockets subscribed to it
     clients = Counter()  # ("address", ip) and ("user", id) -> open sockets
-
-    def initialize(self, config, broker):
-        self.config, self.broker = config, broker
-        self.channels = set()
-        self.pending = 0  # bytes handed to write_message() whose Future is not done yet
-        self.behind = {}  # channel -> live events held back while the socket catches up on its history
-        self.sent_up_to = {}  # channel -> the newest ID a catch-up sent, until a live event passes it
-        self.closing = False
 
     async def get(self, *args, **kwargs):
         """The handshake: check token and capacity before upgrading (Tornado checks the origin)."""
@@ -188,6 +161,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         limits = {"address": self.config.max_per_address, "user": self.config.max_per_user}
         if any(self.clients[key] >= limits[key[0]] for key in self.client):
             return self.refuse(429, "too many connections from this client")
+        self.channels, self.pending, self.rate_limit = set(), 0, RateLimit(self.config.rate_limit)
+        self.behind = {}  # channel -> live events held back while the socket catches up on its history
+        self.sent_up_to = {}  # channel -> the newest ID a catch-up sent, until a live event passes it
         await super().get(*args, **kwargs)
 
     def refuse(self, status, reason):
@@ -197,24 +173,15 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
 
     def checked_user(self, token, channel):
         """The user id a valid token names (None: anonymous); signing.BadSignature for anything else."""
-        # Tokens are ASCII (base64 and dots); anything else cannot be one, and could not even be hashed.
-        if not (isinstance(token, str) and token.isascii() and valid_channel(channel)):
+        if not (token.isascii() and valid_channel(channel)):  # tokens are ASCII: base64 and dots
             raise signing.BadSignature("not a token")
         return check_token(token, channel, key=self.config.secret_key, max_age=self.config.token_max_age)
 
-    def token_is_valid(self, token, channel):
-        try:
-            self.checked_user(token, channel)
-        except signing.BadSignature:
+    def check_origin(self, origin):
+        if not origin_allowed(origin, self.config.allowed_origins, self.config.plain_http):
+            logger.info("Refused a socket from %s: origin not allowed", self.request.remote_ip)
             return False
         return True
-
-    def check_origin(self, origin):
-        """Tornado asks whenever the request has an Origin header (browsers always send one)."""
-        allowed = origin_allowed(origin, self.config.allowed_origins, self.config.plain_http)
-        if not allowed:
-            logger.info("Refused a socket from %s: origin not allowed", self.request.remote_ip)
-        return allowed
 
     def select_subprotocol(self, subprotocols):
         return SUBPROTOCOL
@@ -222,22 +189,21 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     async def open(self):
         self.connections.add(self)
         self.clients.update(self.client)
-        self.rate_limit = RateLimit(self.config.rate_limit)
         await self.join(self.first_channel, self.first_since)
 
     async def on_message(self, message):
-        if self.closing:
-            return  # frames that were on their way when we closed
         if not self.rate_limit.allow():
             return self.close(1008, "rate limit exceeded")
         try:
             request = protocol.parse(message)
         except protocol.Close as close:
-            return self.close(close.code, close.reason)
+            return self.close(*close.args)
         except protocol.Invalid as invalid:
-            return self.send(invalid.frame)
+            return self.send(error_frame(*invalid.args))
         if request.type == "subscribe":
-            if not self.token_is_valid(request.token, request.channel):
+            try:
+                self.checked_user(request.token, request.channel)
+            except signing.BadSignature:
                 return self.send(error_frame("invalid token", request.channel))
             await self.join(request.channel, request.since)
         elif request.type == "unsubscribe":
@@ -246,12 +212,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         else:
             self.send(encode({"type": "pong"}))
 
-    def close(self, code=None, reason=None):
-        self.closing = True
-        super().close(code, reason)
-
     def on_close(self):
-        self.closing = True
         self.connections.discard(self)
         self.clients.subtract(self.client)
         for key in self.client:
@@ -269,15 +230,15 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         if since is not None:
             self.behind[channel] = []
         await self.broker.subscribe(channel)  # at once if this process already receives the channel
-        if self.closing:
-            return self.leave(channel)  # it closed while Redis confirmed
+        if channel not in self.channels:
+            return  # it closed, or left, while Redis confirmed
         self.send(encode({"type": "subscribed", "channel": channel}))
         if since is not None:
             await self.catch_up(channel, since)
 
     async def catch_up(self, channel, since):
-        """Send the events after `since` from the history, then those that arrived live meanwhile, each once
-        and in order (the history was read after the subscription was in place, so the two overlap)."""
+        """Send the events after `since` from the history, then those that arrived live meanwhile (the two
+        overlap: the history was read after the subscription was in place), each once and in order."""
         backlog = await self.broker.history(channel, since)
         live = self.behind.pop(channel, [])
         if backlog is None:
@@ -288,9 +249,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             if newest is None or identifier is None or identifier > newest:
                 self.send(frame)
                 newest = identifier or newest
-        if newest is not None:
-            # Live copies of events the history held can still be on their way from Redis: drop them as they come.
-            self.sent_up_to[channel] = newest
+        if newest is not None and channel in self.channels:
+            self.sent_up_to[channel] = newest  # live copies of events the history held may still be on their way
 
     def leave(self, channel):
         if channel not in self.channels:
@@ -304,11 +264,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             self.broker.unsubscribe(channel)
 
     def send(self, message):
-        """Queue a message; close this socket when more than send_buffer_bytes wait for it.
-
-        Tornado's write_message() returns a Future that is done once the bytes left the process,
-        so the bytes of Futures not done yet are what waits for this socket.
-        """
+        """Queue a message, and close a socket that cannot keep up: more than send_buffer_bytes handed to
+        write_message() whose Futures (done once the bytes left the process) are not done yet."""
         try:
             written = self.write_message(message)
         except tornado.websocket.WebSocketClosedError:
@@ -316,7 +273,6 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         self.pending += len(message)
         written.add_done_callback(functools.partial(self.written, len(message)))
         if self.pending > self.config.send_buffer_bytes:
-            # Buffering more would let one slow phone grow the process without limit.
             logger.info("Closing a socket that cannot keep up (%d bytes waiting)", self.pending)
             self.close(1013, "too slow; reconnect and re-sync")
 
@@ -331,19 +287,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         for socket in list(cls.listeners.get(channel, ())):
             if channel in socket.behind:
                 socket.behind[channel].append(event)
-            elif channel in socket.sent_up_to:
-                identifier = id_of(event)
-                if identifier is None or identifier > socket.sent_up_to[channel]:
-                    del socket.sent_up_to[channel]  # Redis sends in ID order: every later event is new too
-                    socket.send(event)
-            else:
+            elif channel not in socket.sent_up_to:
+                socket.send(event)
+            elif (identifier := id_of(event)) is None or identifier > socket.sent_up_to[channel]:
+                del socket.sent_up_to[channel]  # Redis sends in ID order: every later event is new too
                 socket.send(event)
 
     @classmethod
     def resync(cls, channel=None):
-        """Ask the sockets on `channel` to fetch the current state: events may have been lost. Without a
-        channel the broker lost Redis: close every socket, which its page shows as not live, and which
-        reconnects and resumes once Redis is back."""
+        """Tell the sockets on `channel` to fetch the current state. Without a channel the broker lost Redis:
+        close every socket, so no page looks live; each reconnects and resumes once Redis is back."""
         if channel is None:
             return cls.close_all(1013, "the broker is unavailable; reconnect")
         for socket in list(cls.listeners.get(channel, ())):
@@ -360,18 +313,13 @@ class PublishHandler(Anonymous):
 
     seen = {}  # signature -> time after which it would be refused as stale anyway
 
-    def initialize(self, config, broker):
-        self.config, self.broker = config, broker
-
     async def post(self):
-        body = self.request.body
+        body, headers, now = self.request.body, self.request.headers, time.time()
         if not self.config.publish_key:
             raise tornado.web.HTTPError(403, "REALTIME_PUBLISH_KEY is not set")
         if len(body) > self.config.max_message_bytes:
             raise tornado.web.HTTPError(413)
-        timestamp = self.request.headers.get("X-Realtime-Timestamp", "")
-        signature = self.request.headers.get("X-Realtime-Signature", "")
-        now = time.time()
+        timestamp, signature = headers.get("X-Realtime-Timestamp", ""), headers.get("X-Realtime-Signature", "")
         if not timestamp.isdigit() or abs(now - int(timestamp)) > PUBLISH_FRESH_SECONDS:
             raise tornado.web.HTTPError(403, "stale or missing timestamp")
         expected = publish_signature(timestamp, body, key=self.config.publish_key)
@@ -384,27 +332,22 @@ class PublishHandler(Anonymous):
         self.seen[signature] = int(timestamp) + PUBLISH_FRESH_SECONDS
         try:
             event = json.loads(body)
-            channel = event["channel"]
-        except (ValueError, TypeError, KeyError):
-            raise tornado.web.HTTPError(400, "body is not an event") from None
-        if event.get("type") != "message" or not valid_channel(channel):
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or event.get("type") != "message" or not valid_channel(event.get("channel")):
             raise tornado.web.HTTPError(400, "body is not an event")
-        await self.broker.publish(channel, body)
+        await self.broker.publish(event["channel"], body)
         self.set_status(204)
 
 
 class HealthHandler(Anonymous):
-    """200 while the broker is usable, 503 while it is (re)connecting."""
-
-    def initialize(self, config, broker):
-        self.broker = broker
+    """200 while the broker is usable, 503 while it is (re)connecting. Public: no operational numbers."""
 
     def get(self):
         healthy = self.broker.state in ("connected", "embedded")
         self.set_status(200 if healthy else 503)
         self.set_header("Cache-Control", "no-store")
-        status = "ok" if healthy else "error"
-        self.finish({"status": status, "broker": self.broker.state})  # public: no operational numbers
+        self.finish({"status": "ok" if healthy else "error", "broker": self.broker.state})
 
 
 class NotFound(Anonymous):
@@ -413,62 +356,62 @@ class NotFound(Anonymous):
 
 
 def make_broker(config):
-    if config.redis_url:
-        return RedisBroker(
-            config.redis_url,
-            config.redis_options,
-            SocketHandler.broadcast,
-            SocketHandler.resync,
-            config.max_message_bytes,
-            prefix=channel_namespace(config.secret_key),
-            window=config.history,
-        )
-    return LocalBroker(SocketHandler.broadcast, config.history)
+    if not config.redis_url:
+        return LocalBroker(SocketHandler.broadcast, config.history)
+    return RedisBroker(
+        config.redis_url,
+        config.redis_options,
+        SocketHandler.broadcast,
+        SocketHandler.resync,
+        config.max_message_bytes,
+        prefix=channel_namespace(config.secret_key),
+        window=config.history,
+    )
 
 
 def log_request(handler):
     """Tornado's access log without query strings."""
-    status = handler.get_status()
+    status, request = handler.get_status(), handler.request
     log = logger.info if status < 400 else logger.warning
-    request = handler.request
     log("%d %s %s (%s) %.1fms", status, request.method, request.path, request.remote_ip, 1000 * request.request_time())
 
 
 class Application(tornado.web.Application):
     def __init__(self, config, broker):
         dependencies = {"config": config, "broker": broker}
-        handlers = [
-            (r"/ws", SocketHandler, dependencies),
-            (r"/publish", PublishHandler, dependencies),
-            (r"/healthz", HealthHandler, dependencies),
-        ]
+        handlers = [(r"/ws", SocketHandler), (r"/publish", PublishHandler), (r"/healthz", HealthHandler)]
         super().__init__(
-            handlers,
+            [(path, handler, dependencies) for path, handler in handlers],
+            default_handler_class=NotFound,
+            default_handler_args=dependencies,
             websocket_max_message_size=config.max_message_bytes,
             websocket_ping_interval=config.ping_interval,
             websocket_ping_timeout=config.ping_timeout,
             log_function=log_request,
-            default_handler_class=NotFound,
         )
 
 
 async def shutdown(server, broker, grace=5.0):
-    """Stop accepting, tell every browser we are going away (1001), and leave promptly.
-
-    Tornado's server.stop() leaves upgraded sockets open, so close them here.
-    """
+    """Stop accepting, tell every browser we are going away (1001), and leave promptly (Tornado's
+    server.stop() alone leaves upgraded sockets open)."""
     server.stop()
     SocketHandler.close_all(1001, "server restarting")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    while SocketHandler.connections and loop.time() < deadline:
+    deadline = time.monotonic() + grace
+    while SocketHandler.connections and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await broker.stop()
 
 
-async def main(config, port):
+async def main():
     from django.conf import settings
 
+    try:
+        config = Config.read(settings)  # a bad variable: one line that names it, as manage.py gives
+    except env.EnvVarError as error:
+        raise SystemExit(str(error)) from None
+    parser = argparse.ArgumentParser(description="The real-time server.")
+    parser.add_argument("--port", type=int, default=settings.REALTIME_PORT)
+    port = parser.parse_args().port
     logging.config.dictConfig(settings.LOGGING)
     broker = make_broker(config)
     try:
