@@ -71,15 +71,13 @@ class RedisBroker:
     subscribe_wait = 5.0  # seconds a socket waits for its subscription before it is told "subscribed" anyway
     idle_wait = 1.0  # the owner looks up at least this often, so redis-py's health check (a PING) can run
 
-    def __init__(
-        self, url, options, deliver, resync, max_message_bytes=64 * 1024, backoff=(0.5, 10.0), *, prefix, window=None
-    ):
+    def __init__(self, url, options, deliver, resync, backoff=(0.5, 10.0), *, prefix, window=None):
         # retry=0: redis-py would otherwise reconnect quietly (losing events unseen) and, after a
         # longer outage, give up for good. The owner reconnects instead, and says so.
         self.redis = aioredis.Redis.from_url(
             url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, health_check_interval=15, **options
         )
-        self.deliver, self.resync, self.max_message_bytes = deliver, resync, max_message_bytes
+        self.deliver, self.resync = deliver, resync
         self.prefix, self.window, self.backoff = prefix, window or history_window(), backoff
         self.wanted = set()  # channels some socket here listens to: the handlers' side
         self.asked = set()  # the owner's side: channels whose last command was SUBSCRIBE on this connection
@@ -218,12 +216,7 @@ class RedisBroker:
             return
         channel = message["channel"].decode().removeprefix(self.prefix)
         if message["type"] == "message":
-            event = message["data"]
-            if len(event) > self.max_message_bytes:
-                logger.warning("Real-time: dropped a %d-byte event on %r (over the limit)", len(event), channel)
-            else:
-                self.deliver(channel, event)
-            return
+            return self.deliver(channel, message["data"])
         self.unanswered[channel] -= 1  # Redis answers commands in order: one answer per channel per command
         if not self.unanswered[channel]:
             del self.unanswered[channel]

@@ -16,7 +16,7 @@ import re
 import signal
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from types import SimpleNamespace
 
 import tornado.web
 import tornado.websocket
@@ -36,34 +36,17 @@ PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is ref
 ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
 
 
-@dataclass
-class Config:
-    secret_key: str
-    publish_key: str
-    redis_url: str
-    redis_options: dict
-    plain_http: bool  # the site is served over plain HTTP too (SECURE_SSL_REDIRECT off, as under DEBUG)
-    max_message_bytes: int
-    allowed_origins: list
-    token_max_age: int
-    rate_limit: float
-    max_connections: int
-    max_per_address: int
-    max_per_user: int
-    ping_interval: float
-    ping_timeout: float
-    send_buffer_bytes: int
-    history: tuple  # (events, seconds)
+class Config(SimpleNamespace):
+    """Everything the server needs: what Django shares from settings.py, and this process's own variables."""
 
     @classmethod
     def read(cls, settings, **overrides):
-        """What Django shares from settings.py, and this process's own variables."""
         shared = {
             "secret_key": settings.SECRET_KEY,
             "publish_key": publishing_key(settings),
             "redis_url": settings.REDIS_URL,
             "redis_options": settings.REDIS_OPTIONS,
-            "plain_http": not settings.SECURE_SSL_REDIRECT,
+            "plain_http": not settings.SECURE_SSL_REDIRECT,  # as under DEBUG
             "max_message_bytes": settings.REALTIME_MAX_MESSAGE_BYTES,
         }
         return cls(**{**shared, **own_variables(settings.ALLOWED_HOSTS), **overrides})
@@ -81,7 +64,7 @@ def own_variables(allowed_hosts):
         "ping_interval": env.number("REALTIME_PING_INTERVAL", default=20),
         "ping_timeout": env.number("REALTIME_PING_TIMEOUT", default=20),
         "send_buffer_bytes": env.number("REALTIME_SEND_BUFFER_BYTES", default=256 * 1024),
-        "history": history_window(),
+        "history": history_window(),  # (events, seconds)
     }
 
 
@@ -163,7 +146,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             return self.refuse(429, "too many connections from this client")
         self.channels, self.pending, self.rate_limit = set(), 0, RateLimit(self.config.rate_limit)
         self.behind = {}  # channel -> live events held back while the socket catches up on its history
-        self.sent_up_to = {}  # channel -> the newest ID a catch-up sent, until a live event passes it
+        self.newest = {}  # channel -> the newest event ID sent
         await super().get(*args, **kwargs)
 
     def refuse(self, status, reason):
@@ -238,26 +221,29 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
 
     async def catch_up(self, channel, since):
         """Send the events after `since` from the history, then those that arrived live meanwhile (the two
-        overlap: the history was read after the subscription was in place), each once and in order."""
+        overlap: the history was read after the subscription was in place)."""
         backlog = await self.broker.history(channel, since)
-        live = self.behind.pop(channel, [])
         if backlog is None:
             self.send(encode({"type": "resync", "channel": channel}))
-        newest = None if backlog is None else event_id(since)
-        for frame in [*(backlog or ()), *live]:
-            identifier = id_of(frame)
-            if newest is None or identifier is None or identifier > newest:
-                self.send(frame)
-                newest = identifier or newest
-        if newest is not None and channel in self.channels:
-            self.sent_up_to[channel] = newest  # live copies of events the history held may still be on their way
+        else:
+            self.newest[channel] = event_id(since)
+        for frame in [*(backlog or ()), *self.behind.pop(channel, [])]:
+            self.deliver(channel, frame, id_of(frame))
+
+    def deliver(self, channel, frame, identifier):
+        """Send an event once, in ID order (Redis sends in ID order, and a live copy of an event the history
+        held may reach this process after the catch-up)."""
+        newest = self.newest.get(channel)
+        if identifier is None or newest is None or identifier > newest:
+            self.newest[channel] = identifier or newest
+            self.send(frame)
 
     def leave(self, channel):
         if channel not in self.channels:
             return
         self.channels.discard(channel)
         self.behind.pop(channel, None)
-        self.sent_up_to.pop(channel, None)
+        self.newest.pop(channel, None)
         self.listeners[channel].discard(self)
         if not self.listeners[channel]:
             del self.listeners[channel]
@@ -284,14 +270,12 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     @classmethod
     def broadcast(cls, channel, event):
         """Write one event to every socket on `channel` in this process."""
+        identifier = id_of(event)
         for socket in list(cls.listeners.get(channel, ())):
             if channel in socket.behind:
                 socket.behind[channel].append(event)
-            elif channel not in socket.sent_up_to:
-                socket.send(event)
-            elif (identifier := id_of(event)) is None or identifier > socket.sent_up_to[channel]:
-                del socket.sent_up_to[channel]  # Redis sends in ID order: every later event is new too
-                socket.send(event)
+            else:
+                socket.deliver(channel, event, identifier)
 
     @classmethod
     def resync(cls, channel=None):
@@ -363,7 +347,6 @@ def make_broker(config):
         config.redis_options,
         SocketHandler.broadcast,
         SocketHandler.resync,
-        config.max_message_bytes,
         prefix=channel_namespace(config.secret_key),
         window=config.history,
     )

@@ -1,7 +1,4 @@
-"""
-The endpoint every real-time page needs, a token to connect with, and a demo page
-that stores nothing: a logged-in user's message is published, never saved.
-"""
+"""The endpoint every real-time page needs, a token to connect with, and a demo page that stores nothing."""
 
 from urllib.parse import urlsplit
 
@@ -18,8 +15,7 @@ DEMO_CHANNEL = "demo"
 
 
 def authorize(user, channel):
-    """Who may listen to what: the one place to decide it (README.md shows more rules).
-    The demo channel is public."""
+    """Who may listen to what: the one place to decide it (README.md shows more rules)."""
     return channel == DEMO_CHANNEL
 
 
@@ -57,8 +53,7 @@ def token(request):
 
 @require_POST
 def send(request):
-    """Publish a message to the demo channel. Nothing is saved: the demo needs no table,
-    and a page opened later starts empty."""
+    """Publish a message to the demo channel, and save nothing: a page opened later starts empty."""
     if not request.user.is_authenticated:
         return HttpResponseForbidden("Log in to send messages.")
     text = request.POST.get("text", "").strip()[:500]

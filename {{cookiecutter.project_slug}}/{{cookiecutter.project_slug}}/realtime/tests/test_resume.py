@@ -4,7 +4,6 @@ the channel's history no longer reaches back. With Redis (the history is a Strea
 without it (one process keeps its own)."""
 
 import asyncio
-import dataclasses
 import json
 import secrets
 
@@ -14,7 +13,7 @@ from django.conf import settings
 from ..broker import RedisBroker
 from ..protocol import event_id, with_id
 from ..publish import encode_event, publish
-from ..server import SocketHandler
+from ..server import Config, SocketHandler
 from ..tokens import channel_namespace
 from .conftest import in_thread, receive, serving
 
@@ -28,7 +27,7 @@ def broker_kind(request):
 
 def make_config(config, broker_kind, window=(1000, 300)):
     redis_url = settings.REDIS_URL if broker_kind == "with Redis" else ""
-    return dataclasses.replace(config, redis_url=redis_url, history=window, rate_limit=10_000)
+    return Config(**{**vars(config), "redis_url": redis_url, "history": window, "rate_limit": 10_000})
 
 
 async def send(served, channel, number):
