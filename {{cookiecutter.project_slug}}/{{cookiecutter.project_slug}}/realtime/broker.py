@@ -54,7 +54,8 @@ class LocalBroker:
         identifier = f"{self.last[0]}-{self.last[1]}"
         kept[identifier] = (time.monotonic(), with_id(identifier, event))
         self.deliver(channel, kept[identifier][1])
-        while kept and (len(kept) > self.events or next(iter(kept.values()))[0] < time.monotonic() - self.seconds):
+        oldest = time.monotonic() - self.seconds
+        while kept and (len(kept) > self.events or next(iter(kept.values()))[0] < oldest):
             del kept[next(iter(kept))]
 
     async def history(self, channel, since):
@@ -84,7 +85,9 @@ class RedisBroker:
         self.unanswered = Counter()  # channel -> commands about it that Redis has not answered yet
         self.waiters = {}  # channel -> Future, done when Redis confirms the channel
         self.late = set()  # channels whose sockets were told "subscribed" before Redis confirmed it
-        self.state, self.recovered, self.failures = "connecting", 0, 0  # when the last outage ended; failed tries
+        self.state = "connecting"
+        self.recovered = 0  # when the last outage ended
+        self.failures = 0  # connection attempts that failed in a row
         self.idle = self.owner = None  # the owner's wait for Redis, which a change of `wanted` ends early
 
     async def subscribe(self, channel):

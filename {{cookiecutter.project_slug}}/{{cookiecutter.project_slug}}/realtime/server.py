@@ -144,7 +144,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         limits = {"address": self.config.max_per_address, "user": self.config.max_per_user}
         if any(self.clients[key] >= limits[key[0]] for key in self.client):
             return self.refuse(429, "too many connections from this client")
-        self.channels, self.pending, self.rate_limit = set(), 0, RateLimit(self.config.rate_limit)
+        self.rate_limit = RateLimit(self.config.rate_limit)
+        self.channels = set()
+        self.pending = 0  # bytes handed to write_message() whose Future is not done yet
         self.behind = {}  # channel -> live events held back while the socket catches up on its history
         self.newest = {}  # channel -> the newest event ID sent
         await super().get(*args, **kwargs)
