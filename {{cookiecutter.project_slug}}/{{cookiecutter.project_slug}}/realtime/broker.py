@@ -49,9 +49,10 @@ class LocalBroker:
     def unsubscribe(self, channel): ...
 
     async def publish(self, channel, event):
-        now, kept = int(time.time() * 1000), self.kept[channel]
+        now = int(time.time() * 1000)
         self.last = (now, 0) if now > self.last[0] else (self.last[0], self.last[1] + 1)
         identifier = f"{self.last[0]}-{self.last[1]}"
+        kept = self.kept[channel]
         kept[identifier] = (time.monotonic(), with_id(identifier, event))
         self.deliver(channel, kept[identifier][1])
         oldest = time.monotonic() - self.seconds

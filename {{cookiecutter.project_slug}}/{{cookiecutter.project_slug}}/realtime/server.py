@@ -300,12 +300,13 @@ class PublishHandler(Anonymous):
     seen = {}  # signature -> time after which it would be refused as stale anyway
 
     async def post(self):
-        body, headers, now = self.request.body, self.request.headers, time.time()
+        body, now = self.request.body, time.time()
         if not self.config.publish_key:
             raise tornado.web.HTTPError(403, "REALTIME_PUBLISH_KEY is not set")
         if len(body) > self.config.max_message_bytes:
             raise tornado.web.HTTPError(413)
-        timestamp, signature = headers.get("X-Realtime-Timestamp", ""), headers.get("X-Realtime-Signature", "")
+        timestamp = self.request.headers.get("X-Realtime-Timestamp", "")
+        signature = self.request.headers.get("X-Realtime-Signature", "")
         if not timestamp.isdigit() or abs(now - int(timestamp)) > PUBLISH_FRESH_SECONDS:
             raise tornado.web.HTTPError(403, "stale or missing timestamp")
         expected = publish_signature(timestamp, body, key=self.config.publish_key)
