@@ -211,6 +211,27 @@ def drop_created_databases(admin_url):
             drop_databases(connection, name)
 
 
+FAKE_HEROKU = """#!/bin/sh
+# Stands in for the Heroku CLI: writes each command to $HEROKU_LOG when it is set; `heroku create` adds the git remote
+# `heroku` (to $HEROKU_REMOTE) when run in a git repository, as the real one does. The rest needs no network here.
+[ -n "$HEROKU_LOG" ] && printf '%s\\n' "$*" >> "$HEROKU_LOG"
+[ "$1" = create ] && git rev-parse --git-dir >/dev/null 2>&1 && git remote add heroku "$HEROKU_REMOTE"
+exit 0
+"""
+
+
+def fake_heroku(folder):
+    """A stand-in `heroku` command in folder/bin, and the bare repository folder/heroku.git that takes the push:
+    (the bin folder to put first on PATH, the repository to set as HEROKU_REMOTE)."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "heroku").write_text(FAKE_HEROKU)
+    (bin_dir / "heroku").chmod(0o755)
+    remote = folder / "heroku.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    return bin_dir, remote
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import BOARD, PRODUCTION_ENV, TEMPLATE, free_port, project_venv, wait_for_http
+from .conftest import BOARD, PRODUCTION_ENV, TEMPLATE, fake_heroku, free_port, project_venv, wait_for_http
 from .readme import readme_commands
 from .released import on_a_terminal
 
@@ -174,25 +174,12 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-FAKE_HEROKU = """#!/bin/sh
-# Stands in for the Heroku CLI: writes each command to $HEROKU_LOG; `heroku create` adds the git remote `heroku`.
-printf '%s\\n' "$*" >> "$HEROKU_LOG"
-[ "$1" = create ] && git remote add heroku "$HEROKU_REMOTE"
-exit 0
-"""
-
-
 def test_the_heroku_pages_commands_deploy_with_config_vars_that_pass_the_deploy_check(bake, tmp_path):
     """heroku.md's commands need Heroku: a stand-in CLI records them and a bare repository takes the push. The
     config vars they set (and DEBUG left unset, as the page says) pass Django's deploy check."""
     steps = commands("heroku.md", "heroku create")
     assert steps[-1] == "git push heroku main"
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "heroku").write_text(FAKE_HEROKU)
-    (bin_dir / "heroku").chmod(0o755)
-    remote = tmp_path / "heroku.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    bin_dir, remote = fake_heroku(tmp_path)
     project = tmp_path / "project"
     shutil.copytree(bake(), project)
     git = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "T"}

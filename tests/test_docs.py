@@ -23,7 +23,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import BOARD, TEMPLATE
+from .conftest import BOARD, TEMPLATE, fake_heroku
 
 sys.path.insert(0, str(TEMPLATE / "docs"))
 import template_facts  # noqa: E402  (the docs' own extension: the same runs the pages show)
@@ -223,27 +223,12 @@ def test_every_honcho_command_shown_runs_the_procfile_from_the_projects_venv(bak
     assert not wrong, "the Procfile's commands need the virtualenv on PATH:\n" + "\n".join(wrong)
 
 
-FAKE_HEROKU = """#!/bin/sh
-# Stands in for the Heroku CLI: `heroku create` adds the git remote `heroku` when run in a git
-# repository, as the real one does; the other commands need no network here.
-case "$1" in
-  create) git rev-parse --git-dir >/dev/null 2>&1 && git remote add heroku "$HEROKU_REMOTE" ;;
-esac
-exit 0
-"""
-
-
 def test_the_deploy_commands_of_the_generated_readme_work_in_a_fresh_project(bake, tmp_path):
     project = bake()
     readme = (project / "README.md").read_text()
     section = readme.split("## Deploy to Heroku", 1)[1]
     commands = re.search(r"```sh\n(.+?)\n```", section, re.S)[1]
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "heroku").write_text(FAKE_HEROKU)
-    (bin_dir / "heroku").chmod(0o755)
-    remote = tmp_path / "heroku.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    bin_dir, remote = fake_heroku(tmp_path)
     fresh = tmp_path / "project"
     subprocess.run(["cp", "-a", str(project), str(fresh)], check=True)
     environment = {
