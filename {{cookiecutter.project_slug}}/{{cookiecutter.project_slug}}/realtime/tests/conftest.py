@@ -229,10 +229,10 @@ def tls_redis_server(tmp_path):
     server.stop()
 
 
-async def open_socket(port, channel="demo"):
-    """A client on `channel` of the server at `port`, past its "subscribed" answer."""
+async def open_socket(port, channel="demo", since=None):
+    """A client on `channel` of the server at `port` (resuming after event `since`), past its "subscribed" answer."""
     token = make_token(None, channel, key=settings.SECRET_KEY)
-    url = f"ws://127.0.0.1:{port}/ws?channel={channel}"
+    url = f"ws://127.0.0.1:{port}/ws?channel={channel}" + (f"&since={since}" if since else "")
     connection = await websocket_connect(url, subprotocols=["realtime", token])
     assert await receive(connection) == {"type": "subscribed", "channel": channel}
     return connection

@@ -15,13 +15,10 @@ import time
 
 import pytest
 import redis
-from django.conf import settings
 from tornado.httpclient import HTTPClientError
-from tornado.websocket import websocket_connect
 
 from .. import publish as publisher
 from ..publish import publish
-from ..tokens import make_token
 from . import conftest
 from .conftest import (
     SERVER_COMMAND,
@@ -66,10 +63,7 @@ async def test_a_socket_resumes_on_another_process_with_every_event_it_missed(tm
         client.close()
         for number in range(1, 20):
             await in_thread(publish, channel, {"number": number})
-        token = make_token(None, channel, key=settings.SECRET_KEY)
-        url = f"ws://127.0.0.1:{second.port}/ws?channel={channel}&since={since}"
-        back = await websocket_connect(url, subprotocols=["realtime", token])
-        assert await receive(back) == {"type": "subscribed", "channel": channel}
+        back = await open_socket(second.port, channel, since)
         assert [(await receive(back))["data"]["number"] for _ in range(19)] == list(range(1, 20))
         await in_thread(publish, channel, {"number": 20})
         assert (await receive(back))["data"]["number"] == 20
@@ -203,11 +197,7 @@ class Wanderer:
         return [frame["data"]["number"] for frame in self.frames if frame.get("type") == "message"]
 
     async def open(self, port, since=None):
-        token = make_token(None, self.channel, key=settings.SECRET_KEY)
-        query = f"channel={self.channel}" + (f"&since={since}" if since else "")
-        url = f"ws://127.0.0.1:{port}/ws?{query}"
-        self.connection = await websocket_connect(url, subprotocols=["realtime", token])
-        assert await receive(self.connection) == {"type": "subscribed", "channel": self.channel}
+        self.connection = await open_socket(port, self.channel, since)
         self.reading = asyncio.create_task(self.read(self.connection))
 
     async def read(self, connection):
