@@ -72,7 +72,7 @@ DJANGO_VERSION = pinned_version("Django")
 DJANGO_SERIES = ".".join(DJANGO_VERSION.split(".")[:2])  # "6.1": the line the docs links and the README name
 PYTHONS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["python_version"]
 PACKAGE_MANAGERS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["package_manager"]
-UV_VERSION = re.search(r"^uv==(\S+)", (TEMPLATE_DIR / "requirements-dev.txt").read_text(), re.M)[1]
+UV_VERSION = re.search(r"^uv==(\S+)", (TEMPLATE_DIR / "requirements.txt").read_text(), re.M)[1]
 
 # {{ name }} in a page's text (not in code blocks) is replaced by these, so versions are never typed by hand.
 myst_enable_extensions = ["substitution"]

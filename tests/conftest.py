@@ -134,7 +134,7 @@ def project_venv(project, python=None, requirements_file="requirements-dev.txt")
 
 
 def uv():
-    """The uv that requirements-dev.txt pins (the `uv` package ships the binary)."""
+    """The uv that requirements.txt pins (the `uv` package ships the binary)."""
     from uv import find_uv_bin
 
     return find_uv_bin()

@@ -44,10 +44,15 @@ def first_page(clone, log, timeout, command=None):
         return run_until_first_page(clone, log, timeout, command)
 
 
+def reader_env():
+    """What a reader's shell has of the caller's environment: KEPT, and pip's and uv's own settings."""
+    return {name: value for name, value in os.environ.items() if name in KEPT or name.startswith(("PIP_", "UV_"))}
+
+
 def start_as_a_reader(command, cwd, log, path_first=None):
     """Start `command` with bash in its own process group, its output in `log`, with only KEPT and pip's and uv's
     own settings of the caller's environment (`path_first`: a folder put before PATH, e.g. a Python's)."""
-    env = {name: value for name, value in os.environ.items() if name in KEPT or name.startswith(("PIP_", "UV_"))}
+    env = reader_env()
     if path_first:
         env["PATH"] = f"{path_first}{os.pathsep}{env['PATH']}"
     with log.open("w") as output:

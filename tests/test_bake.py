@@ -310,7 +310,7 @@ def test_ci_workflow_runs_the_same_commands_as_the_readme(bake, version, manager
     if manager == "uv":  # the README's uv reads .python-version; CI names each Python of its matrix
         assert setup == f"uv sync --locked --python {version}"
         setup_uv = next(step for step in steps if step.get("uses", "").startswith("astral-sh/setup-uv@"))
-        pinned = re.search(r"^uv==(\S+)", (TEMPLATE / "requirements-dev.txt").read_text(), re.M)[1]
+        pinned = re.search(r"^uv==(\S+)", (TEMPLATE / "requirements.txt").read_text(), re.M)[1]
         assert setup_uv["with"]["version"] == pinned, "CI's uv is the one that writes the template's locks"
         setup = setup.removesuffix(f" --python {version}")
     assert setup == INSTALL[manager].format(python=version) and f"; {setup} && " in readme

@@ -78,7 +78,7 @@ def test_the_pages_cookiecutter_commands_generate_what_they_say(reader):
     shell(board, folder, env)
     assert (folder / "my_project" / "my_project" / "board").is_dir()
     shutil.rmtree(folder / "my_project")
-    generate, _ = commands("index.md", "cookiecutter --no-input")
+    generate = commands("index.md", "cookiecutter --no-input")[0]
     shell(generate, folder, env)
     assert (folder / "my_project" / "manage.py").exists()
     shutil.rmtree(folder / "my_project")
@@ -89,8 +89,7 @@ def test_the_pages_cookiecutter_commands_generate_what_they_say(reader):
 
 def test_commands_a_page_repeats_are_the_ones_the_other_tests_run(bake, tmp_path):
     first, test = readme_commands()  # tests/test_repository.py runs both (the second through .ci/run)
-    generate, run = commands("index.md", "cookiecutter --no-input")
-    assert run.startswith("cd my_project && ") and first.endswith(run.removeprefix("cd my_project && "))
+    assert first.endswith(" && .venv/bin/python manage.py migrate && .venv/bin/python manage.py runserver")
     assert commands("index.md", "pytest") == [test]
     # updates.md installs cruft and copier as the README's *Without a clone* does (test_install_commands.py).
     readme = (TEMPLATE / "README.md").read_text()
@@ -105,6 +104,9 @@ def test_commands_a_page_repeats_are_the_ones_the_other_tests_run(bake, tmp_path
         text=True,
         check=True,
     ).stdout
+    # index.md's run command: the next steps generation prints (the generated README's *Run it*).
+    _, cd, run = commands("index.md", "cookiecutter --no-input")
+    assert f"\n  {cd}\n  {run}\n" in steps, steps
     venv_and_install = ci.removesuffix(" && .venv/bin/pytest")
     assert venv_and_install != ci and f"; {venv_and_install} && " in steps, steps
     assert ".venv/bin/pytest\n" in steps

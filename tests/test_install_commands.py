@@ -77,7 +77,7 @@ def test_the_quickstarts_install_command_works_where_pip_refuses_and_pins_what_t
     assert commands[0] == "sudo apt install pipx"  # Debian's pipx: the tests' stands in for it
     assert "python3 -m pip install" not in install  # refused on Debian: externally-managed-environment
     pinned = re.findall(r"cookiecutter==(\S+)", " ".join(commands))
-    assert pinned == [pins()["cookiecutter"]], f"the quickstart installs {pinned}; requirements.txt pins cookiecutter"
+    assert pinned == [pins()["cookiecutter"]], f"the quickstart installs {pinned}; the template pins cookiecutter"
     for command in commands[1:]:
         shell(command, tmp_path, env)
     version = shell("cookiecutter --version", tmp_path, env)

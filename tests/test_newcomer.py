@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from .conftest import BOARD, DEFAULTS, TEMPLATE, find_python, wait_for_http
-from .readme import readme_commands, start_as_a_reader
+from .readme import reader_env, readme_commands, start_as_a_reader
 from .three_tools import template_repository
 
 ADDON_ANSWERS = ["use_rest=true", "use_realtime=true", "example_app=board"]
@@ -90,16 +90,14 @@ def test_a_realtime_projects_first_command_starts_django_and_the_real_time_serve
 
 
 def test_the_projects_test_command_works_after_the_templates_first_command(tmp_path):
-    """That command installs only the runtime requirements; *Test it* must still run the suite as printed."""
-    generate = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "-o", str(tmp_path)]
-    subprocess.run(generate, capture_output=True, check=True)
-    project = tmp_path / "my_project"
-    python = find_python((project / ".python-version").read_text().strip())
-    assert python, "the project's Python is not installed"
-    subprocess.run([python, "-m", "venv", ".venv"], cwd=project, check=True)
-    subprocess.run([".venv/bin/pip", "install", "-q", "-r", "requirements.txt"], cwd=project, check=True)
+    """That command installs only the runtime requirements, with uv; *Test it* must still run the suite as printed."""
+    clone = template_repository(tmp_path / "clone")
+    install = readme_commands(clone)[0].split(" && .venv/bin/python manage.py migrate", 1)[0]
+    env = reader_env()
+    installed = subprocess.run(["bash", "-c", install], cwd=clone, env=env, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    project = clone / "build" / "my_project"
     test_it = readme_command(project, "## Test it")
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"]}
     result = subprocess.run(["bash", "-c", test_it], cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
@@ -110,7 +108,7 @@ def test_the_templates_first_command_can_be_run_again(tmp_path):
     "directory already exists". The second run keeps the project's database and .env."""
     clone = template_repository(tmp_path / "clone")
     generate = readme_commands(clone)[0].split(" && cd build/", 1)[0]
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"]}
+    env = reader_env()
     first = subprocess.run(["bash", "-c", generate], cwd=clone, env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     dotenv = (clone / "build" / "my_project" / ".env").read_text()

@@ -25,38 +25,54 @@ from .three_tools import template_repository
 
 def test_the_readme_has_exactly_two_commands_and_ci_runs_the_test_command():
     generate, test = readme_commands()
-    assert "cookiecutter --no-input" in generate and "runserver" in generate
+    assert "uvx cookiecutter@" in generate and " --no-input " in generate and "runserver" in generate
     assert test.endswith("pytest")
-    # The project's venv is made with the Python its .python-version names: the default answer.
-    default_python = json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"][0]
-    assert f"cd build/my_project && python{default_python} -m venv .venv" in generate
+    # uv makes the project's venv with the Python its .python-version names (the first page test checks which).
+    assert "cd build/my_project && ../../.venv/bin/uv venv --seed && " in generate
     ci = (TEMPLATE / ".ci" / "run").read_text().splitlines()
     assert test in ci
     assert "export REQUIRE_SERVICES=1  # a test that would skip for a missing service fails instead" in ci
 
 
+def cookiecutter_pin():
+    """requirements-dev.txt's cookiecutter, as uvx names a version: cookiecutter@X.Y.Z."""
+    (pin,) = re.findall(r"^cookiecutter==\S+", (TEMPLATE / "requirements-dev.txt").read_text(), re.M)
+    return pin.replace("==", "@")
+
+
 def test_the_readme_first_command_serves_the_default_project_in_a_fresh_clone(tmp_path):
-    """Generation needs cookiecutter alone, and the page needs the project's runtime requirements alone."""
+    """Python and pip give uv, uv runs the pinned cookiecutter and installs the project's runtime requirements into
+    a venv of the Python its .python-version names."""
     generate, _ = readme_commands()
-    assert "pip install -r requirements.txt && .venv/bin/cookiecutter" in generate
-    assert (TEMPLATE / "requirements.txt").read_text().split("\n", 1)[1] == "cookiecutter==2.7.1\n"
+    assert f"pip install -r requirements.txt && .venv/bin/uvx {cookiecutter_pin()} --no-input" in generate
+    assert re.fullmatch(r"# .*\nuv==\S+\n", (TEMPLATE / "requirements.txt").read_text())
     assert "-r requirements.txt" in (TEMPLATE / "requirements-dev.txt").read_text().splitlines()
     clone = template_repository(tmp_path / "clone")  # a clone holding the working tree
     # A generous bound on a first install on a loaded machine; the README has the measured time.
     _, page = first_page(clone, tmp_path / "first-command.log", timeout=600)
     assert "<title>My Project</title>" in page, page
-    assert (clone / "build" / "my_project" / "db.sqlite3").exists()  # migrate ran
+    project = clone / "build" / "my_project"
+    assert (project / "db.sqlite3").exists()  # migrate ran
+    version = subprocess.run(
+        [project / ".venv/bin/python", "-c", "import sys; print(sys.version)"], capture_output=True, text=True
+    )
+    assert version.stdout.startswith(f"{(project / '.python-version').read_text().strip()}.")
+    pip = subprocess.run(
+        [project / ".venv/bin/pip", "--version"], capture_output=True, text=True
+    )  # the generated README's pip commands
+    assert pip.stdout.startswith("pip "), pip.stderr
     assert FIRST_PAGE in (TEMPLATE / "README.md").read_text()
 
 
 def test_the_readme_first_command_done_with_uv_serves_a_uv_project_in_a_fresh_clone(tmp_path, monkeypatch):
     """The README's uv line: the cookiecutter the template pins, run by uvx, and the project's lock installed."""
     command = uv_first_command()
-    cookiecutter = (TEMPLATE / "requirements.txt").read_text().split("\n", 1)[1].strip().replace("==", "@")
-    assert command.startswith(f"uvx {cookiecutter} --no-input --overwrite-if-exists . -o build package_manager=uv")
+    assert command.startswith(
+        f"uvx {cookiecutter_pin()} --no-input --overwrite-if-exists . -o build package_manager=uv"
+    )
     assert "uv sync --locked --no-dev && .venv/bin/python manage.py migrate" in command
     clone = template_repository(tmp_path / "clone")
-    monkeypatch.setenv("PATH", f"{Path(uv()).parent}:{os.environ['PATH']}")  # the uv requirements-dev.txt pins
+    monkeypatch.setenv("PATH", f"{Path(uv()).parent}:{os.environ['PATH']}")  # the uv requirements.txt pins
     _, page = first_page(clone, tmp_path / "first-command.log", timeout=600, command=command)
     assert "<title>My Project</title>" in page, page
     project = clone / "build" / "my_project"
