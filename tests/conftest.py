@@ -43,10 +43,11 @@ BOARD_COMBINATIONS = [
     {**answers, "example_app": "board"} for answers in COMBINATIONS if answers["use_rest"] and answers["use_realtime"]
 ]
 BOARD = {**DEFAULTS, "use_rest": True, "use_realtime": True, "example_app": "board"}
-# package_manager=uv changes only how the same pins are declared, locked and installed: the default project
-# and the all-on board project are baked, linted and given the full run with it too (not all 16 combinations
-# again, to keep the suite's time), and tests/test_bake.py checks the template's lock of every add-on combination.
-UV_COMBINATIONS = [{**DEFAULTS, "package_manager": "uv"}, {**BOARD, "package_manager": "uv"}]
+# package_manager=uv changes only how the same pins are declared, locked and installed: each of the five
+# distinct Python projects is baked, linted and given the full run with it too (the yes/no options that change no
+# Python, use_github_actions and init_git, are not multiplied again), and tests/test_bake.py checks the
+# template's lock of every add-on combination.
+UV_COMBINATIONS = [{**answers, "package_manager": "uv"} for answers in [*ADDON_COMBINATIONS, BOARD]]
 VENV_CACHE = Path(os.environ.get("LDJ_VENV_CACHE", "/tmp/ldj-venvs"))
 PRODUCTION_ENV = {
     "DEBUG": "false",

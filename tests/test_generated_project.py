@@ -43,8 +43,8 @@ def project(request, bake):
     """(answers, project folder, venv bin folder) for each combination of add-ons, and the example app.
 
     The other options only add .github/ or .git/ (tests/test_bake.py proves it for all 16
-    combinations), so these five cover every distinct project that can be generated; the default and the
-    board project once more with package_manager=uv, installed by `uv sync --locked` (conftest.UV_COMBINATIONS).
+    combinations), so these five cover every distinct project that can be generated; each of the five once more
+    with package_manager=uv, installed by `uv sync --locked` (conftest.UV_COMBINATIONS).
     """
     answers = request.param
     path = bake(**answers)
