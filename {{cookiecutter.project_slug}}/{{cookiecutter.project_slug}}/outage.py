@@ -18,11 +18,8 @@ class DatabaseOutageMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         connection_created.connect(self.database_answered)
-        logging.getLogger("django.request").addFilter(self.not_a_503)  # Django logs each 503; this logs outages
-
-    @staticmethod
-    def not_a_503(record):
-        return getattr(record, "status_code", None) != 503
+        # Django logs each 503 answer; this middleware logs the outage's start and end instead.
+        logging.getLogger("django.request").addFilter(lambda record: getattr(record, "status_code", None) != 503)
 
     def __call__(self, request):
         return self.get_response(request)

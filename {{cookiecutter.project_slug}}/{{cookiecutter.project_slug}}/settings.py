@@ -118,10 +118,8 @@ AXES_LOCKOUT_PARAMETERS = ["username"]  # not the address: behind a proxy many u
 # axes stores 255 characters of a guessed username: cut a longer one, else PostgreSQL refuses it (a 500)
 AXES_USERNAME_CALLABLE = lambda request, credentials: ((credentials or request.POST).get("username") or "")[:255]  # noqa: E731
 
-# https://docs.djangoproject.com/en/6.1/topics/i18n/
-LANGUAGE_CODE = "en-us"
+# Dates in UTC; language en-us, Django's default. https://docs.djangoproject.com/en/6.1/topics/i18n/
 TIME_ZONE = "UTC"
-USE_I18N = True
 
 # Static files: hashed, compressed and served by whitenoise with far-future cache headers
 # https://whitenoise.readthedocs.io/en/stable/django.html
