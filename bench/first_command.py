@@ -1,6 +1,6 @@
 """
 Time from a fresh clone to the running page: the README's first command, as a new user runs it, the
-same steps with pip alone (the first command until 2.0.0), and the README's uv line (a
+same steps with pip alone (the README's first command before uv), and the README's uv line (a
 package_manager=uv project), in the same run.
 
     python3 bench/first_command.py            # 5 rounds, after one warm-up round
@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.readme import TEMPLATE, first_page, uv_first_command  # noqa: E402 - the repository root goes first
 
-# The README's first command until 2.0.0: two venvs and two pip installs, cookiecutter installed by pip.
+# The README's first command before uv: two venvs and two pip installs, cookiecutter installed by pip.
 PIP_ONLY = (
     "python3 -m venv .venv && .venv/bin/pip install cookiecutter==2.7.1 && .venv/bin/cookiecutter --no-input"
     " --overwrite-if-exists . -o build && cd build/my_project && python3.13 -m venv .venv"
