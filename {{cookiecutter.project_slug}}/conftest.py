@@ -10,7 +10,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
 
@@ -70,6 +72,86 @@ def manage_py(checkout, *args, **variables):
     return subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)  # noqa: S603
 
 
+class Background:
+    """Something a test needs that takes a while to get ready (a process to start), declared beside the test: as a
+    module-level name or as a parameter of the test. Everything the selected tests declare starts as the session
+    begins, while the other tests go on, and stops when it ends; the test waits only for what is not ready yet."""
+
+    def start(self, pool, folder):
+        """Start, in folder (a new one), on pool (threads) if it must wait for something."""
+
+    def stop(self):
+        """Stop what start() started, if it is still going."""
+
+
+class Run(Background):
+    """A command run in a fresh checkout with exactly these environment variables (and PATH), on the cores this
+    process leaves free; result() waits for its end. "{checkout}" in a variable's value is the checkout's folder."""
+
+    def __init__(self, command, **variables):
+        self.command, self.variables, self.future = command, variables, None
+
+    def __repr__(self):
+        return " ".join(self.command)
+
+    def start(self, pool, folder):
+        self.future = pool.submit(self.run, folder)
+
+    def run(self, folder):
+        checkout = copy_checkout(folder / "checkout")
+        variables = {name: value.replace("{checkout}", str(checkout)) for name, value in self.variables.items()}
+        env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **variables}
+        started = time.monotonic()
+        result = subprocess.run(self.command, cwd=checkout, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603
+        result.seconds = time.monotonic() - started  # from its start to its end, whatever ran beside it
+        result.checkout = checkout
+        return result
+
+    def result(self):
+        """The finished run: returncode, stdout, stderr, seconds (how long it took) and checkout (its folder)."""
+        assert self.future, f"{self!r} was not started: declare it at module level or as a test's parameter"
+        return self.future.result()
+
+
+class ManagePy(Run):
+    """`python manage.py *args` as a Run."""
+
+    def __init__(self, *args, **variables):
+        super().__init__([sys.executable, "manage.py", *args], **variables)
+
+
+# The build step, run once: `python manage.py collectstatic --noinput` as Heroku's buildpack runs it, with no
+# configuration at all (config vars may not exist yet).
+BUILD = ManagePy("collectstatic", "--noinput")
+
+
+def declared(items):
+    """What these tests declare to start in the background: their modules', their parameters' and the build, in
+    test order."""
+    runs = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        values = [*vars(module).values()] if module else []
+        values += getattr(getattr(item, "callspec", None), "params", {}).values()
+        values += [BUILD] * ("build" in getattr(item, "fixturenames", ()))
+        runs.update((id(value), value) for value in values if isinstance(value, Background))
+    return runs.values()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_starts_with_the_session(request, tmp_path_factory):
+    """Processes take half a second or more each to start Python and Django: beside the tests that run in this
+    process, they take a share of the session's time instead of adding theirs up."""
+    pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1))  # a core for this process's tests
+    started = list(declared(request.session.items))
+    for thing in started:
+        thing.start(pool, tmp_path_factory.mktemp("background"))
+    yield
+    pool.shutdown(cancel_futures=True)
+    for thing in started:
+        thing.stop()
+
+
 @pytest.fixture
 def fresh_checkout(tmp_path):
     """A copy of the project as git would check it out: no .env, no database, no collected files."""
@@ -84,11 +166,9 @@ def manage(fresh_checkout):
 
 
 @pytest.fixture(scope="session")
-def build(tmp_path_factory):
-    """A fresh checkout after the build step, run once: `python manage.py collectstatic --noinput` as Heroku's
-    buildpack runs it, with no configuration at all (config vars may not exist yet). Returns (folder, result)."""
-    checkout = copy_checkout(tmp_path_factory.mktemp("build") / "checkout")
-    return checkout, manage_py(checkout, "collectstatic", "--noinput")
+def build():
+    """A fresh checkout after the build step (BUILD). Returns (folder, result)."""
+    return BUILD.result().checkout, BUILD.result()
 
 
 @pytest.fixture

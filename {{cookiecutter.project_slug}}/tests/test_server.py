@@ -22,11 +22,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from conftest import PRODUCTION_ENV, PROJECT_DIR
+from conftest import PRODUCTION_ENV, PROJECT_DIR, Background, Run
 
 ATTACKERS = 100  # of each kind; gthread's 2 workers x 4 threads would stop answering at 8
 ANSWER_WITHIN = 15  # seconds: a generous bound for one answer on a busy machine
@@ -36,35 +37,51 @@ SLOW_STARTS = [
     b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",  # answered, never closed
 ]
 KEEP_ALIVE_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+WEB_LINE = re.search(r"^web: (.+)$", (PROJECT_DIR / "Procfile").read_text(), re.MULTILINE)[1]
+VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # this venv's gunicorn first
 
 
-class Web:
-    def __init__(self, folder, database_url=None):
-        web_line = re.search(r"^web: (.+)$", (PROJECT_DIR / "Procfile").read_text(), re.MULTILINE)[1]
+class Web(Background):
+    """The Procfile's web line, started as the session begins; ready() waits until its worker boots. DATABASE_URL:
+    database_url ("{folder}" stands for the web process's own folder)."""
+
+    def __init__(self, database_url="sqlite:///{folder}/db.sqlite3"):
+        self.database_url, self.process, self.port = database_url, None, None
+
+    def start(self, pool, folder):
         self.log = folder / "web.log"
         environment = {
             **PRODUCTION_ENV,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # this venv's gunicorn
+            "PATH": VENV_PATH,
             "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": database_url or f"sqlite:///{folder / 'db.sqlite3'}",
+            "DATABASE_URL": self.database_url.replace("{folder}", str(folder)),
             "PORT": "0",  # any free port: gunicorn says which
             "WEB_CONCURRENCY": "1",
             # After SIGTERM, gunicorn answers for graceful_timeout (20 s, within the platform's 30) before it
             # closes idle connections; 1 s here, so the test need not wait.
             "GUNICORN_CMD_ARGS": "--graceful-timeout 1",
         }
-        self.environment = environment
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                ["/bin/sh", "-c", web_line],  # as the platform runs a Procfile line
+                ["/bin/sh", "-c", WEB_LINE],  # as the platform runs a Procfile line
                 cwd=PROJECT_DIR,
                 env=environment,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
             )
-        self.port = self.wait_for(r"Listening at: http://\[::\]:([0-9]+)")
-        self.wait_for(r"Booting worker")
+
+    def ready(self):
+        assert self.process, "declare it at module level or as a test's parameter, to start with the session"
+        if self.port is None:
+            self.port = self.wait_for(r"Listening at: http://\[::\]:([0-9]+)")
+            self.wait_for(r"Booting worker")
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def wait_for(self, pattern):
         deadline = time.monotonic() + 60
@@ -85,13 +102,13 @@ class Web:
         return status, json.loads(body)["status"]
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory):
-    web = Web(tmp_path_factory.mktemp("web"))
-    yield web
-    if web.process.poll() is None:
-        os.killpg(web.process.pid, signal.SIGKILL)
-        web.process.wait()
+SITE = Web()  # its database answers
+
+
+@pytest.fixture
+def web():
+    """The site's web process, as its last test left it: they share it, as clients share a dyno."""
+    return SITE.ready()
 
 
 class Redirects(urllib.request.HTTPRedirectHandler):
@@ -131,8 +148,10 @@ def test_the_site_answers_while_slow_and_idle_clients_hold_hundreds_of_connectio
     attackers = [web.connect() for _ in range(ATTACKERS) for _ in SLOW_STARTS]
     for number, attacker in enumerate(attackers):
         attacker.sendall(SLOW_STARTS[number % len(SLOW_STARTS)])
-    time.sleep(1)
-    for attacker in attackers[: 2 * ATTACKERS]:
+    slow, idle = attackers[0::3] + attackers[1::3], attackers[2::3]
+    # The idle ones connected last of each three, and each has its answer: the server has taken every connection.
+    assert [read_answer(client).split("\r\n")[0] for client in idle] == ["HTTP/1.1 200 OK"] * ATTACKERS
+    for attacker in slow:
         attacker.sendall(b"a")  # the slow ones trickle on: a header line or a byte of body
     try:
         assert [web.health() for _ in range(5)] == [(200, "ok")] * 5
@@ -213,37 +232,57 @@ def free_port():
         return probe.getsockname()[1]
 
 
-# SQLite always; PostgreSQL too when DATABASE_URL names a server (its outage is staged on a port of the test's own).
-ENGINES = ["sqlite"] + ["postgresql"] * os.environ.get("DATABASE_URL", "").startswith("postgres")
+class SQLiteOutage(Web):
+    """A web process whose SQLite database is down: a file in a missing folder, which come_back() makes."""
+
+    def __init__(self):
+        super().__init__("sqlite:///{folder}/not-there-yet/db.sqlite3")
+
+    def come_back(self):
+        (self.log.parent / "not-there-yet").mkdir()
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_a_database_outage_answers_503_and_logs_one_line_when_it_starts_and_one_when_it_ends(tmp_path, engine):
-    """An outage is the platform's to fix, not a bug: no 500, no traceback; and no restart when it is over."""
-    if engine == "sqlite":
-        folder = tmp_path / "not-there-yet"  # SQLite cannot open a file in a missing folder: the database is "down"
-        web = Web(tmp_path, f"sqlite:///{folder / 'db.sqlite3'}")
-        come_back = folder.mkdir
-    else:
+class PostgresOutage(Web):
+    """A web process whose PostgreSQL server is down: DATABASE_URL's, on a port of the test's own that leads to it
+    once come_back() opens it."""
+
+    def __init__(self):
         url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-        server = LatePostgres((url.hostname, url.port or 5432))
+        self.server = LatePostgres((url.hostname, url.port or 5432))
         user = url.netloc.rpartition("@")[0]
-        web = Web(tmp_path, url._replace(netloc=f"{user}@127.0.0.1:{server.port}").geturl())
-        come_back = server.open
+        super().__init__(url._replace(netloc=f"{user}@127.0.0.1:{self.server.port}").geturl())
+
+    def come_back(self):
+        self.server.open()
+
+
+# SQLite always; PostgreSQL too when DATABASE_URL names a server.
+OUTAGES = [pytest.param(SQLiteOutage(), id="sqlite")]
+if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    OUTAGES.append(pytest.param(PostgresOutage(), id="postgresql"))
+
+
+@pytest.mark.parametrize("outage", OUTAGES)
+def test_a_database_outage_answers_503_and_logs_one_line_when_it_starts_and_one_when_it_ends(outage):
+    """An outage is the platform's to fix, not a bug: no 500, no traceback; and no restart when it is over."""
+    web = outage.ready()
     try:
-        status, headers, page = fetch(web, "/admin/", accept="text/html,*/*;q=0.8")  # a browser
+        # A browser and a program at once: each waits for the pool's timeout (PostgreSQL), so not one after the other.
+        with ThreadPoolExecutor() as both:
+            browser = both.submit(fetch, web, "/admin/", accept="text/html,*/*;q=0.8")
+            program = both.submit(fetch, web, "/admin/", accept="application/json")
+        status, headers, page = browser.result()
         assert (status, headers["Retry-After"]) == (503, "10")
         assert "<title>Temporarily unavailable</title>" in page
-        status, headers, body = fetch(web, "/admin/", accept="application/json")  # a program
+        status, headers, body = program.result()
         assert (status, headers["Content-Type"], json.loads(body)) == (503, "application/json", UNAVAILABLE)
-        come_back()
+        outage.come_back()
         deadline = time.monotonic() + 60  # a generous bound: the pool retries with a growing pause
         while web.health() != (200, "ok") and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert web.health() == (200, "ok"), "back, without a restart"
     finally:
-        os.killpg(web.process.pid, signal.SIGKILL)
-        web.process.wait()
+        web.stop()
     log = web.output()
     assert log.count("The database (DATABASE_URL) does not answer") == 1, log
     assert log.count("The database (DATABASE_URL) answers again") == 1, log
@@ -253,13 +292,13 @@ def test_a_database_outage_answers_503_and_logs_one_line_when_it_starts_and_one_
 UNAVAILABLE = {"detail": "The database is not answering; try again in a few seconds."}
 
 
+# SECRET_KEY "": not .env's key either
+NO_SECRET_KEY = Run(["/bin/sh", "-c", WEB_LINE], **{**PRODUCTION_ENV, "SECRET_KEY": ""}, PATH=VENV_PATH, PORT="0")
+
+
 def test_a_configuration_error_stops_the_web_process_with_one_line_and_no_traceback():
-    web_line = re.search(r"^web: (.+)$", (PROJECT_DIR / "Procfile").read_text(), re.MULTILINE)[1]
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    environment = {**PRODUCTION_ENV, "SECRET_KEY": "", "PATH": path, "PORT": "0"}  # "": not .env's key either
-    command = ["/bin/sh", "-c", web_line]
-    run = subprocess.run(command, cwd=PROJECT_DIR, env=environment, capture_output=True, timeout=120)
-    output = (run.stdout + run.stderr).decode()
+    run = NO_SECRET_KEY.result()
+    output = run.stdout + run.stderr
     assert run.returncode != 0
     message = "Configuration error: SECRET_KEY is not set; set it in the environment (or in .env for local work)."
     assert output.splitlines().count(message) == 1, output

@@ -2,25 +2,27 @@
 Settings come from the environment; a wrong or missing variable stops start-up with one clear line.
 
 Most rules are checked in this process: load_settings(**variables) runs settings.py again with exactly
-those variables. A few tests start manage.py itself, to check the wiring end to end.
+those variables. A few tests start manage.py itself, to check the wiring end to end: each run is declared beside
+its test (conftest.ManagePy), and they all start together as the session begins.
 """
 
 import json
 import logging
 import os
 import re
-import time
 
 import pytest
 from django.utils.log import configure_logging
 
 from {{ cookiecutter.project_slug }}.env import EnvVarError
 
-from conftest import PRODUCTION_ENV
+from conftest import PRODUCTION_ENV, ManagePy
+
+DEPLOY_CHECK = ManagePy("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
 
 
-def test_production_environment_passes_the_deploy_check_with_zero_warnings(manage):
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+def test_production_environment_passes_the_deploy_check_with_zero_warnings():
+    result = DEPLOY_CHECK.result()
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -121,8 +123,11 @@ def test_bad_variables_stop_start_up_with_one_line_that_names_them(load_settings
     assert "s3cret" not in str(stopped.value), "values are never echoed"
 
 
-def test_manage_py_prints_a_bad_variable_as_one_line_without_a_traceback(manage):
-    result = manage("check", **{**PRODUCTION_ENV, "DATABASE_URL": "postgress://user:s3cret@db.example/app"})
+BAD_VARIABLE = ManagePy("check", **{**PRODUCTION_ENV, "DATABASE_URL": "postgress://user:s3cret@db.example/app"})
+
+
+def test_manage_py_prints_a_bad_variable_as_one_line_without_a_traceback():
+    result = BAD_VARIABLE.result()
     assert result.returncode == 1
     assert result.stderr == (
         "Configuration error: DATABASE_URL must be a PostgreSQL or SQLite URL; "
@@ -131,22 +136,29 @@ def test_manage_py_prints_a_bad_variable_as_one_line_without_a_traceback(manage)
     assert "s3cret" not in result.stdout
 
 
-def test_production_refuses_to_start_without_a_secret_key(manage):
-    result = manage("check", DEBUG="false", ALLOWED_HOSTS="example.com")
+NO_SECRET_KEY = ManagePy("check", DEBUG="false", ALLOWED_HOSTS="example.com")
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = NO_SECRET_KEY.result()
     assert result.returncode == 1
     assert result.stderr == (
         "Configuration error: SECRET_KEY is not set; set it in the environment (or in .env for local work).\n"
     )
 
 
-def test_development_needs_no_secret_key_and_the_deploy_check_refuses_the_development_one(load_settings, manage):
+DEVELOPMENT_KEY_DEPLOY_CHECK = ManagePy(
+    "check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION_ENV, "SECRET_KEY": "django-insecure-" + "x" * 50}
+)
+
+
+def test_development_needs_no_secret_key_and_the_deploy_check_refuses_the_development_one(load_settings):
     """Like startproject's key: every process of a checkout signs alike (runserver's reloads, the real-time server),
     and the deploy check calls it insecure, so it never passes for a production key."""
     assert load_settings(DEBUG="true").SECRET_KEY.startswith("django-insecure-")
     chosen = "chosen-by-the-environment"
     assert chosen == load_settings(DEBUG="true", SECRET_KEY=chosen).SECRET_KEY
-    insecure = {**PRODUCTION_ENV, "SECRET_KEY": "django-insecure-" + "x" * 50}
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **insecure)
+    result = DEVELOPMENT_KEY_DEPLOY_CHECK.result()  # the same key, in production
     assert result.returncode == 1 and "security.W009" in result.stderr
 
 
@@ -188,11 +200,20 @@ def test_each_log_record_prints_once_in_development(stderr_log, capsys):
 # A database that does not answer, and what its one line names. PostgreSQL's missing database needs a server: the
 # one DATABASE_URL names, when it names one (the template's suite runs these tests both ways).
 SERVER = os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgres") else ""
+
+
+def down(database_url, reason, id):
+    """`check` and `migrate` with DATABASE_URL naming a database that does not answer: the same start (Python,
+    Django, the settings), and only migrate connects."""
+    environment = {**PRODUCTION_ENV, "DATABASE_URL": database_url}
+    return pytest.param(ManagePy("check", **environment), ManagePy("migrate", **environment), reason, id=id)
+
+
 DOWN = [
-    pytest.param("sqlite:////no-such-folder/db.sqlite3", "unable to open database file", id="sqlite-cannot-open"),
-    pytest.param("postgres://postgres@127.0.0.1:9/app", "Connection refused", id="postgresql-refused"),
+    down("sqlite:////no-such-folder/db.sqlite3", "unable to open database file", id="sqlite-cannot-open"),
+    down("postgres://postgres@127.0.0.1:9/app", "Connection refused", id="postgresql-refused"),
 ] + [
-    pytest.param(
+    down(
         SERVER.rsplit("/", 1)[0] + "/no_such_database_here",
         'database "no_such_database_here" does not exist',
         id="postgresql-no-such-database",
@@ -200,20 +221,11 @@ DOWN = [
 ] * bool(SERVER)
 
 
-@pytest.mark.parametrize(("database_url", "reason"), DOWN)
-def test_manage_py_prints_a_database_that_does_not_answer_as_one_line_at_once(
-    manage, load_settings, database_url, reason
-):
+@pytest.mark.parametrize(("check", "migrate", "reason"), DOWN)
+def test_manage_py_prints_a_database_that_does_not_answer_as_one_line_at_once(load_settings, check, migrate, reason):
     """One line naming the reason and the fix, nothing else: not the web process's pool retrying for its timeout
     (psycopg-pool's warning each attempt, then only "couldn't get a connection after 10.00 sec")."""
-    environment = {**PRODUCTION_ENV, "DATABASE_URL": database_url}
-
-    def timed(command):
-        started = time.monotonic()
-        return manage(command, **environment), time.monotonic() - started
-
-    checked, start_up = timed("check")  # the same start (Python, Django, the settings), and no connection
-    result, took = timed("migrate")
+    checked, result = check.result(), migrate.result()
     assert checked.returncode == 0, checked.stderr
     assert result.returncode == 1
     line = result.stderr.removesuffix("\n")
@@ -221,14 +233,22 @@ def test_manage_py_prints_a_database_that_does_not_answer_as_one_line_at_once(
     assert line.endswith("; start it, create the database, or fix DATABASE_URL."), result.stderr
     # The web process's pool waits its whole timeout before it gives up; the command, no longer than it takes to
     # start (plus half the timeout: generous, as a busy machine slows one start more than another).
-    pooled = load_settings(**{**environment, "DATABASE_URL": "postgres://db.example/app"}).DATABASES["default"]
+    pooled = load_settings(**PRODUCTION_ENV, DATABASE_URL="postgres://db.example/app").DATABASES["default"]
+    took, start_up = result.seconds, checked.seconds
     assert took - start_up < pooled["OPTIONS"]["pool"]["timeout"] / 2, f"{took:.1f} s, {start_up:.1f} s to start"
 
 
-def test_manage_py_leaves_an_error_in_a_query_to_django(manage, tmp_path):
+UNMIGRATED = ManagePy(
+    "shell",
+    "-c",
+    "from django.contrib.auth.models import User; User.objects.count()",
+    **PRODUCTION_ENV,
+    DATABASE_URL="sqlite:///{checkout}/db.sqlite3",
+)
+
+
+def test_manage_py_leaves_an_error_in_a_query_to_django():
     """A database that answers is not down: a query on a table migrate has not made keeps Django's own error."""
-    count_users = "from django.contrib.auth.models import User; User.objects.count()"
-    unmigrated = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
-    result = manage("shell", "-c", count_users, **unmigrated)
+    result = UNMIGRATED.result()
     assert result.returncode == 1
     assert "no such table: auth_user" in result.stderr and "Database error:" not in result.stderr
