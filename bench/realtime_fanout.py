@@ -286,17 +286,21 @@ def run(kind, clients, args, python, project, redis_url, servers=1):
                 server.kill()
 
 
+def spread(clients, client_processes, ports):
+    """(port, sockets) for each client process: at least one process per port and as many on each (the
+    count rounded up to a multiple of the ports), process i on ports[i % len(ports)], sockets split evenly."""
+    count = -(-client_processes // len(ports)) * len(ports)
+    sizes = [clients // count + (number < clients % count) for number in range(count)]
+    return [(ports[number % len(ports)], size) for number, size in enumerate(sizes)]
+
+
 def measure(kind, clients, args, python, project, redis_url, servers, ports):
     """run() once its servers listen: client process i connects to ports[i % len(ports)]."""
     pids = [server.pid for server in servers]
     rss_before = sum(rss_mb(pid) for pid in pids)
     processes = []
-    count_of_processes = -(-args.client_processes // len(ports)) * len(ports)  # a multiple of the servers
-    per_process = [clients // count_of_processes] * count_of_processes
-    for extra in range(clients - sum(per_process)):
-        per_process[extra] += 1
-    for number, count in enumerate(per_process):
-        url = f"ws://127.0.0.1:{ports[number % len(ports)]}/ws?channel=demo"
+    for port, count in spread(clients, args.client_processes, ports):
+        url = f"ws://127.0.0.1:{port}/ws?channel=demo"
         if args.client == "node":
             role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
             token = from_tokens(project, python, "make_token(None, 'demo', key=key)") if kind == "tornado" else None
