@@ -14,10 +14,18 @@ Stacks, both through the same Redis:
             crashed consumers and dropped messages here with redis-py 8),
             events sent with channel_layer.group_send().
 
+Scale-out (--processes 1 2 4): the add-on alone, with N Tornado processes, each on its own
+port and all on the one Redis; the client processes are spread round-robin over the ports (at
+least one client process per server, so --client-processes is rounded up to a multiple of N).
+Per N: server CPU per delivery summed over all N servers and its ratio to N=1's, and how much
+of the machine the servers, the load clients (on the same cores) and everything else used
+while events flowed. Channels always runs as one process.
+
 bench/run.py runs it as part of the whole benchmark (section 5 of RESULTS.md). Alone, for
 a quick experiment (a Python that has cookiecutter; VENV holds the project's
 requirements.txt plus bench/requirements-realtime.txt):
     python bench/realtime_fanout.py --venv /tmp/bench-venv [--clients 100 1000]
+    python bench/realtime_fanout.py --venv /tmp/bench-venv --stacks tornado --processes 1 2 4
 """
 
 import argparse
@@ -188,6 +196,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds():
+    """Busy CPU seconds of the whole machine, all cores (user, nice, system, irq, softirq, steal)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:3]) + sum(fields[5:8])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid, field="VmRSS"):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -215,7 +229,7 @@ def from_tokens(project, python, expression):
     return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def start_server(kind, python, project, redis_url, port, send_buffer=None):
+def start_server(kind, python, project, redis_url, port, send_buffer=None, number=0):
     environment = {"PATH": os.environ["PATH"], "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY}
     if kind == "tornado":
         environment |= {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
@@ -231,7 +245,7 @@ def start_server(kind, python, project, redis_url, port, send_buffer=None):
         command = [python, "-m", "uvicorn", "channels_app:application", "--port", str(port), "--log-level", "warning"]
         command += ["--ws", "websockets"]
         cwd = WORK
-    process = subprocess.Popen(command, cwd=cwd, env=environment, stderr=open(WORK / f"{kind}.log", "w"))  # noqa: SIM115
+    process = subprocess.Popen(command, cwd=cwd, env=environment, stderr=open(WORK / f"{kind}{number or ''}.log", "w"))  # noqa: SIM115
     wait_for_port(port)
     time.sleep(0.5)
     return process
@@ -251,68 +265,102 @@ def redis_server():
         redis.wait(10)
 
 
-def run(kind, clients, args, python, project, redis_url):
-    """One cell: `clients` sockets on a fresh server of `kind`; args has messages, rate, warmup,
-    client_processes, client ("node" or "python") and send_buffer."""
-    port = free_port()
-    server = start_server(kind, python, project, redis_url, port, args.send_buffer)
+def run(kind, clients, args, python, project, redis_url, servers=1):
+    """One cell: `clients` sockets on `servers` fresh servers of `kind` (each on its own port, one Redis);
+    args has messages, rate, warmup, client_processes, client ("node" or "python") and send_buffer."""
+    assert kind == "tornado" or servers == 1, "only the add-on runs as several processes"
+    ports = []
+    started = []
     try:
-        rss_before = rss_mb(server.pid)
-        processes = []
-        per_process = [clients // args.client_processes] * args.client_processes
-        per_process[0] += clients - sum(per_process)
-        url = f"ws://127.0.0.1:{port}/ws?channel=demo"
-        for count in per_process:
-            if args.client == "node":
-                role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
-                token = from_tokens(project, python, "make_token(None, 'demo', key=key)") if kind == "tornado" else None
-                role += [str(args.messages), *(["realtime", token] if token else [])]
-            else:
-                role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
-                role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
-            processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL))
-        for process in processes:
-            assert process.stdout.readline().strip() == "ready", "a client process died"
-        time.sleep(1)
-        rss_after = rss_mb(server.pid)
-        publisher = [python, __file__, "--role", "publisher", "--kind", kind, "--redis", redis_url]
-        if kind == "tornado":  # the name Django's publish() gives channel "demo" in Redis
-            publisher += ["--channel", from_tokens(project, python, "channel_namespace(key) + 'demo'")]
-        publisher += ["--messages", str(args.messages), "--rate", str(args.rate), "--warmup", str(args.warmup)]
-        publishing = subprocess.Popen(publisher, stdout=subprocess.PIPE, text=True)
-        assert publishing.stdout.readline().strip() == "measuring", "the publisher died"
-        cpu_before = cpu_seconds(server.pid)
-        published = json.loads(publishing.stdout.readline())
-        assert publishing.wait(60) == 0
-        results = [json.loads(process.stdout.readline()) for process in processes]
-        for process in processes:
-            process.wait(60)
-        cpu_after = cpu_seconds(server.pid)
-        rss_peak = rss_mb(server.pid, "VmHWM")  # the high-water mark over the whole run
-        latencies = sorted(value for result in results for value in result["latencies"])
-        received = len(latencies)
-        last = max((result["last"] for result in results if result["last"]), default=published["finished"])
-        quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-        return {
-            "stack": kind,
-            "clients": clients,
-            "deliveries": received,
-            "lost": args.messages * clients - received,
-            "failed_connections": sum(result.get("failed", 0) for result in results),
-            "deliveries_per_s": received / (last - published["started"]),
-            "p50_ms": 1000 * quantiles[49],
-            "p99_ms": 1000 * quantiles[98],
-            "cpu_s_per_100k": (cpu_after - cpu_before) / max(received, 1) * 100_000,
-            "rss_mb_per_1000_conn": (rss_after - rss_before) / clients * 1000,
-            "rss_mb_idle": rss_before,
-            "rss_mb_peak": rss_peak,
-        }
+        for _ in range(servers):
+            ports.append(free_port())
+            started.append(start_server(kind, python, project, redis_url, ports[-1], args.send_buffer, len(started)))
+        return measure(kind, clients, args, python, project, redis_url, started, ports)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for server in started:
+            server.send_signal(signal.SIGTERM)
+        for server in started:
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def spread(clients, client_processes, ports):
+    """(port, sockets) for each client process: at least one process per port and as many on each (the
+    count rounded up to a multiple of the ports), process i on ports[i % len(ports)], sockets split evenly."""
+    count = -(-client_processes // len(ports)) * len(ports)
+    sizes = [clients // count + (number < clients % count) for number in range(count)]
+    return [(ports[number % len(ports)], size) for number, size in enumerate(sizes)]
+
+
+def measure(kind, clients, args, python, project, redis_url, servers, ports):
+    """run() once its servers listen: client process i connects to ports[i % len(ports)]."""
+    pids = [server.pid for server in servers]
+    rss_before = sum(rss_mb(pid) for pid in pids)
+    processes = []
+    for port, count in spread(clients, args.client_processes, ports):
+        url = f"ws://127.0.0.1:{port}/ws?channel=demo"
+        if args.client == "node":
+            role = ["node", "--experimental-websocket", str(HERE / "fanout_client.mjs"), url, str(count)]
+            token = from_tokens(project, python, "make_token(None, 'demo', key=key)") if kind == "tornado" else None
+            role += [str(args.messages), *(["realtime", token] if token else [])]
+        else:
+            role = [python, __file__, "--role", "client", "--kind", kind, "--project", str(project)]
+            role += ["--url", url, "--count", str(count), "--messages", str(args.messages)]
+        processes.append(subprocess.Popen(role, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL))
+    for process in processes:
+        assert process.stdout.readline().strip() == "ready", "a client process died"
+    time.sleep(1)
+    rss_after = sum(rss_mb(pid) for pid in pids)
+    publisher = [python, __file__, "--role", "publisher", "--kind", kind, "--redis", redis_url]
+    if kind == "tornado":  # the name Django's publish() gives channel "demo" in Redis
+        publisher += ["--channel", from_tokens(project, python, "channel_namespace(key) + 'demo'")]
+    publisher += ["--messages", str(args.messages), "--rate", str(args.rate), "--warmup", str(args.warmup)]
+    publishing = subprocess.Popen(publisher, stdout=subprocess.PIPE, text=True)
+    assert publishing.stdout.readline().strip() == "measuring", "the publisher died"
+    clock_before = time.monotonic()
+    machine_before = machine_cpu_seconds()
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    clients_before = sum(cpu_seconds(process.pid) for process in processes)
+    published = json.loads(publishing.stdout.readline())
+    assert publishing.wait(60) == 0
+    results = [json.loads(process.stdout.readline()) for process in processes]
+    # A client that printed may have exited, but until wait() reaps it its /proc entry keeps its CPU time.
+    clients_after = sum(cpu_seconds(process.pid) for process in processes)
+    cpu_after = sum(cpu_seconds(pid) for pid in pids)
+    machine_after = machine_cpu_seconds()
+    clock_after = time.monotonic()
+    for process in processes:
+        process.wait(60)
+    rss_peak = sum(rss_mb(pid, "VmHWM") for pid in pids)  # the high-water marks over the whole run
+    latencies = sorted(value for result in results for value in result["latencies"])
+    received = len(latencies)
+    last = max((result["last"] for result in results if result["last"]), default=published["finished"])
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
+    capacity = (clock_after - clock_before) * os.cpu_count()  # CPU seconds the machine had meanwhile
+    return {
+        "stack": kind,
+        "servers": len(pids),
+        "client_processes": len(processes),
+        "clients": clients,
+        "deliveries": received,
+        "lost": args.messages * clients - received,
+        "failed_connections": sum(result.get("failed", 0) for result in results),
+        "deliveries_per_s": received / (last - published["started"]),
+        "p50_ms": 1000 * quantiles[49],
+        "p99_ms": 1000 * quantiles[98],
+        "cpu_s_per_100k": (cpu_after - cpu_before) / max(received, 1) * 100_000,
+        "servers_machine_share": (cpu_after - cpu_before) / capacity,
+        "clients_machine_share": (clients_after - clients_before) / capacity,
+        "other_machine_share": (
+            (machine_after - machine_before) - (cpu_after - cpu_before) - (clients_after - clients_before)
+        )
+        / capacity,
+        "rss_mb_per_1000_conn": (rss_after - rss_before) / clients * 1000,
+        "rss_mb_idle": rss_before,
+        "rss_mb_peak": rss_peak,
+    }
 
 
 def main():
@@ -328,6 +376,9 @@ def main():
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--send-buffer", type=int, help="REALTIME_SEND_BUFFER_BYTES for the Tornado server")
     parser.add_argument("--client", choices=["node", "python"], default="node", help="node: lighter clients")
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1], help="Tornado server processes, one cell per count (1 2 4)"
+    )
     for internal in ("--project", "--url", "--redis", "--count", "--channel"):  # for the client and publisher roles
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -339,25 +390,41 @@ def main():
     project = bake()
     python = str(Path(args.venv) / "bin" / "python")
     with redis_server() as redis_url:
-        rows = [
-            run(kind, clients, args, python, project, redis_url) for clients in args.clients for kind in args.stacks
-        ]
-    columns = ["stack", "clients", "deliveries/s", "p50 ms", "p99 ms", "lost"]
-    columns += ["CPU s/100k deliveries", "RSS MB/1000 conn", "peak RSS MB"]
-    header = "| " + " | ".join(columns) + " |"
+        rows = []
+        for clients in args.clients:
+            for kind in args.stacks:
+                for servers in args.processes if kind == "tornado" else [1]:
+                    print(f"{kind}, {clients} clients, {servers} server process(es)", file=sys.stderr, flush=True)
+                    rows.append(run(kind, clients, args, python, project, redis_url, servers))
     print(
-        f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} {args.client} client processes, "
-        f"{os.cpu_count()} CPUs, REALTIME_SEND_BUFFER_BYTES={args.send_buffer or 'default'}"
+        f"\n{args.messages} events at {args.rate:g}/s, {args.client_processes} {args.client} client processes "
+        f"(rounded up to a multiple of the servers), {os.cpu_count()} CPUs, "
+        f"REALTIME_SEND_BUFFER_BYTES={args.send_buffer or 'default'}"
     )
-    print(header)
-    print("|---" * 9 + "|")
-    for row in rows:
-        print(
-            f"| {row['stack']} | {row['clients']} | {row['deliveries_per_s']:,.0f} | {row['p50_ms']:.1f} | "
-            f"{row['p99_ms']:.1f} | {row['lost']} | {row['cpu_s_per_100k']:.2f} | "
-            f"{row['rss_mb_per_1000_conn']:.1f} | {row['rss_mb_peak']:.0f} |"
-        )
+    print(table(rows))
     (WORK / f"results-{int(time.time())}.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+
+
+def table(rows):
+    """The rows as a Markdown table. "x 1 proc": the server CPU per delivery (summed over all of the
+    stack's processes) over the same stack's with one process and as many clients. "machine %": shares
+    of all cores while events flowed, for the servers, the load clients and everything else."""
+    columns = ["stack", "procs", "clients", "deliveries/s", "p50 ms", "p99 ms", "lost", "CPU s/100k deliveries"]
+    columns += ["x 1 proc", "machine % servers/clients/other", "RSS MB/1000 conn", "peak RSS MB"]
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    for row in rows:
+        key = (row["stack"], row["clients"], 1)
+        single = next((one for one in rows if (one["stack"], one["clients"], one.get("servers", 1)) == key), None)
+        ratio = "-"
+        if single and single["cpu_s_per_100k"]:
+            ratio = f"{row['cpu_s_per_100k'] / single['cpu_s_per_100k']:.2f}"
+        shares = "/".join(f"{100 * row[f'{part}_machine_share']:.0f}" for part in ("servers", "clients", "other"))
+        lines.append(
+            f"| {row['stack']} | {row.get('servers', 1)} | {row['clients']} | {row['deliveries_per_s']:,.0f} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['lost']} | {row['cpu_s_per_100k']:.2f} | {ratio} | "
+            f"{shares} | {row['rss_mb_per_1000_conn']:.1f} | {row['rss_mb_peak']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
