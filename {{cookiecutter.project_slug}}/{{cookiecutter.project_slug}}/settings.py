@@ -118,8 +118,10 @@ AXES_LOCKOUT_PARAMETERS = ["username"]  # not the address: behind a proxy many u
 # axes stores 255 characters of a guessed username: cut a longer one, else PostgreSQL refuses it (a 500)
 AXES_USERNAME_CALLABLE = lambda request, credentials: ((credentials or request.POST).get("username") or "")[:255]  # noqa: E731
 
-# Dates in UTC; language en-us, Django's default. https://docs.djangoproject.com/en/6.1/topics/i18n/
+# https://docs.djangoproject.com/en/6.1/topics/i18n/
+LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+USE_I18N = True
 
 # Static files: hashed, compressed and served by whitenoise with far-future cache headers
 # https://whitenoise.readthedocs.io/en/stable/django.html
