@@ -28,6 +28,8 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "production-like-key-for-tests-0123456789abcdefghijklmnopqrstuvwxyz",
     "ALLOWED_HOSTS": "example.com",
 }
+# Read once, here: load_settings() empties os.environ for a moment while background runs start on other threads.
+PATH = os.environ["PATH"]
 # What is never committed: a copy of the project without these is what git would check out.
 LOCAL_FILES = [".env", ".venv", ".git", "staticfiles", "db.sqlite3", "__pycache__", "*.log"]
 
@@ -67,7 +69,7 @@ def _fast_password_hashing(settings):
 
 def manage_py(checkout, *args, **variables):
     """Run `manage.py` in a new process in checkout, with exactly these environment variables (and PATH)."""
-    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **variables}
+    env = {"PATH": PATH, "PYTHONDONTWRITEBYTECODE": "1", **variables}
     command = [sys.executable, "manage.py", *args]
     return subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)  # noqa: S603
 
@@ -100,7 +102,7 @@ class Run(Background):
     def run(self, folder):
         checkout = copy_checkout(folder / "checkout")
         variables = {name: value.replace("{checkout}", str(checkout)) for name, value in self.variables.items()}
-        env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", **variables}
+        env = {"PATH": PATH, "PYTHONDONTWRITEBYTECODE": "1", **variables}
         started = time.monotonic()
         result = subprocess.run(self.command, cwd=checkout, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603
         result.seconds = time.monotonic() - started  # from its start to its end, whatever ran beside it
