@@ -20,6 +20,12 @@ def readme_commands(root=TEMPLATE):
     return re.findall(r"```sh\n(.+?)\n```", (root / "README.md").read_text())
 
 
+def readme_command(project, heading):
+    """The first command under `heading` in a generated project's README."""
+    section = project.joinpath("README.md").read_text().split(heading, 1)[1]
+    return re.search(r"```sh\n(.+?)\n```", section, re.DOTALL)[1]
+
+
 def uv_first_command(root=TEMPLATE):
     """The README's first command done with uv: the one `$ uvx ...` line it shows after the first ```sh block."""
     (command,) = re.findall(r"^\$ (uvx .+)$", (root / "README.md").read_text(), re.M)

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from .conftest import TEMPLATE, uv
-from .readme import FIRST_PAGE, first_page, readme_commands, uv_first_command
+from .readme import FIRST_PAGE, first_page, reader_env, readme_command, readme_commands, uv_first_command
 from .test_adoption import SPDX, check_schema, same_licence_text
+from .test_install_commands import pins
 from .three_tools import template_repository
 
 
@@ -34,17 +35,13 @@ def test_the_readme_has_exactly_two_commands_and_ci_runs_the_test_command():
     assert "export REQUIRE_SERVICES=1  # a test that would skip for a missing service fails instead" in ci
 
 
-def cookiecutter_pin():
-    """requirements-dev.txt's cookiecutter, as uvx names a version: cookiecutter@X.Y.Z."""
-    (pin,) = re.findall(r"^cookiecutter==\S+", (TEMPLATE / "requirements-dev.txt").read_text(), re.M)
-    return pin.replace("==", "@")
-
-
 def test_the_readme_first_command_serves_the_default_project_in_a_fresh_clone(tmp_path):
     """Python and pip give uv, uv runs the pinned cookiecutter and installs the project's runtime requirements into
-    a venv of the Python its .python-version names."""
+    a venv of the Python its .python-version names. The generated README's *Test it* then runs the suite there."""
     generate, _ = readme_commands()
-    assert f"pip install -r requirements.txt && .venv/bin/uvx {cookiecutter_pin()} --no-input" in generate
+    assert (
+        f"pip install -r requirements.txt && .venv/bin/uvx cookiecutter@{pins()['cookiecutter']} --no-input" in generate
+    )
     assert re.fullmatch(r"# .*\nuv==\S+\n", (TEMPLATE / "requirements.txt").read_text())
     assert "-r requirements.txt" in (TEMPLATE / "requirements-dev.txt").read_text().splitlines()
     clone = template_repository(tmp_path / "clone")  # a clone holding the working tree
@@ -62,13 +59,17 @@ def test_the_readme_first_command_serves_the_default_project_in_a_fresh_clone(tm
     )  # the generated README's pip commands
     assert pip.stdout.startswith("pip "), pip.stderr
     assert FIRST_PAGE in (TEMPLATE / "README.md").read_text()
+    test_it = readme_command(project, "## Test it")
+    result = subprocess.run(["bash", "-c", test_it], cwd=project, env=reader_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout)
 
 
 def test_the_readme_first_command_done_with_uv_serves_a_uv_project_in_a_fresh_clone(tmp_path, monkeypatch):
     """The README's uv line: the cookiecutter the template pins, run by uvx, and the project's lock installed."""
     command = uv_first_command()
     assert command.startswith(
-        f"uvx {cookiecutter_pin()} --no-input --overwrite-if-exists . -o build package_manager=uv"
+        f"uvx cookiecutter@{pins()['cookiecutter']} --no-input --overwrite-if-exists . -o build package_manager=uv"
     )
     assert "uv sync --locked --no-dev && .venv/bin/python manage.py migrate" in command
     clone = template_repository(tmp_path / "clone")
