@@ -43,9 +43,9 @@ CORE_FILES = {
     "my_project/__init__.py",
     "my_project/env.py",
     "my_project/outage.py",
+    "my_project/public/favicon.ico",
     "my_project/settings.py",
     "my_project/static/css/site.css",
-    "my_project/static/favicon.svg",
     "my_project/templates/503.html",
     "my_project/templates/base.html",
     "my_project/templates/home.html",
@@ -151,7 +151,8 @@ def project_files(project):
 
 
 def text_files(project):
-    return {name: (project / name).read_text() for name in project_files(project)}
+    """Every generated file but the one binary, public/favicon.ico, as text."""
+    return {name: (project / name).read_text() for name in project_files(project) if not name.endswith(".ico")}
 
 
 def chosen(answers, option):

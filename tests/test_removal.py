@@ -24,7 +24,7 @@ REMOVAL = {
         },
         "blocks": {
             "my_project/settings.py": ("# REST API:", "blank"),
-            "my_project/env.py": ("def rate(", "end"),
+            "my_project/env.py": ("# Requests per period", "blank"),
             "requirements.txt": ("# REST API:", "end"),
             ".env.example": ("# REST API (/api/)", "end"),
             "README.md": ("## REST API", "section"),

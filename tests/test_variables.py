@@ -86,7 +86,7 @@ for environment in environments:
     try:
         settings = importlib.import_module(slug + ".settings")
         outcome["settings"] = {name: shown(value) for name, value in vars(settings).items() if name.isupper()}
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # env.py's EnvVarError is a SystemExit
         outcome["settings"] = f"{type(error).__name__}: {error}"
     if os.path.exists(os.path.join(slug, "realtime", "server.py")) and isinstance(outcome["settings"], dict):
         # The Tornado process reads its own variables on top of settings.py's.
@@ -94,7 +94,7 @@ for environment in environments:
             server = importlib.import_module(slug + ".realtime.server")
             own = server.own_variables(settings.ALLOWED_HOSTS)
             outcome["realtime"] = {name: repr(value) for name, value in own.items()}
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             outcome["realtime"] = f"{type(error).__name__}: {error}"
     try:
         config = runpy.run_path("gunicorn.conf.py")

@@ -1,15 +1,11 @@
-"""
-gunicorn settings, read by the Procfile's `gunicorn`. Numbers fit Heroku's router: it gives up on a request after
-30 s and keeps idle connections open for 90 s. https://docs.gunicorn.org/en/stable/settings.html
-"""
+"""gunicorn settings, read by the Procfile's `gunicorn`. Numbers fit Heroku's router: it gives up on a request after
+30 s and keeps idle connections open for 90 s. https://docs.gunicorn.org/en/stable/settings.html"""
 
 import importlib
 import logging
 import os
-import sys
 
 import gevent
-from django.core.exceptions import ImproperlyConfigured
 
 # Each connection in a greenlet, not a thread: clients that send slowly (slowloris, slow POST) or hold idle
 # connections cost a little memory each. https://docs.gunicorn.org/en/stable/design.html#async-workers
@@ -31,11 +27,8 @@ control_socket_disable = True  # else gunicorn 25.1+ opens ~/.gunicorn/gunicorn.
 logging.getLogger("gunicorn.http.wsgi").setLevel(logging.ERROR)
 
 
-def on_starting(server):  # a server hook: read the settings once, before any worker, to fail in one line
-    try:
-        importlib.import_module(os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings"))
-    except ImproperlyConfigured as error:  # env.py's EnvVarError names the variable and the fix
-        sys.exit(f"Configuration error: {error}")
+def on_starting(server):  # a server hook: read the settings before any worker, so a bad variable stops it in one line
+    importlib.import_module(os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.project_slug }}.settings"))
 
 
 def post_request(worker, req, environ, resp):  # a server hook: https://docs.gunicorn.org/en/stable/settings.html

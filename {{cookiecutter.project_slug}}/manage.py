@@ -14,12 +14,8 @@ def main():
     from django.core.management import execute_from_command_line
     from django.db import OperationalError, connection
 
-    from {{ cookiecutter.project_slug }}.env import EnvVarError
-
     try:
         execute_from_command_line(sys.argv)
-    except EnvVarError as error:  # a missing or malformed variable: the message says which and how to fix it
-        sys.exit(f"Configuration error: {error}")
     except OperationalError as error:  # no server, no such database, a refused login: the first line says which
         if connection.vendor == "sqlite" and "unable to open" not in str(error):
             raise  # SQLite opened its file: an error in a query (no such table) is Django's to show

@@ -118,7 +118,7 @@ def test_redis_url_makes_redis_the_cache_and_tls_certificates_are_checked_unless
 def test_bad_variables_stop_start_up_with_one_line_that_names_them(load_settings, variables, message):
     with pytest.raises(EnvVarError) as stopped:
         load_settings(**{**PRODUCTION_ENV, **variables})
-    assert str(stopped.value).startswith(message)
+    assert str(stopped.value).startswith(f"Configuration error: {message}")
     assert "\n" not in str(stopped.value), "one line"
     assert "s3cret" not in str(stopped.value), "values are never echoed"
 

@@ -3,6 +3,7 @@
 import django
 from django.db import OperationalError, connection
 
+from {{ cookiecutter.project_slug }}.outage import DatabaseOutageMiddleware
 from {{ cookiecutter.project_slug }}.views import PROJECT_NAME
 
 
@@ -19,9 +20,11 @@ def test_strangers_are_not_told_the_django_version_and_developers_are(client, se
     assert f"It works: Django {django.get_version()} is serving this page." in client.get("/").text
 
 
-def test_favicon_ico_leads_to_the_sites_icon(client):
+def test_favicon_ico_is_the_sites_icon(client):
+    """Browsers ask every site for /favicon.ico, the admin's pages too: a 404 would be an error in their console."""
     response = client.get("/favicon.ico")
-    assert response.status_code == 302 and response["Location"] == "/static/favicon.svg"
+    assert (response.status_code, response["Content-Type"]) == (200, "image/x-icon")
+    assert b"".join(response.streaming_content).startswith(b"\x00\x00\x01\x00")  # an icon file's header
 
 
 def test_healthz_answers_json_after_a_database_round_trip(client, db):
@@ -35,9 +38,11 @@ def test_healthz_is_503_when_the_database_is_down(client, db, monkeypatch, caplo
     def refuse():
         raise OperationalError("connection refused")
 
+    monkeypatch.setattr(DatabaseOutageMiddleware, "outage", False)  # this process's news of an outage, restored after
     with monkeypatch.context() as patch:
         patch.setattr(connection, "cursor", refuse)
-        response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "unavailable", "cache": "ok"}
-    assert "Health check: the database (DATABASE_URL) did not answer: connection refused" in caplog.text
+        patch.setattr(connection, "is_usable", lambda: False)  # what a lost server leaves
+        response = client.get("/healthz", headers={"Accept": "application/json"})
+    assert (response.status_code, response["Retry-After"]) == (503, "10")
+    assert response.json() == {"detail": "The database is not answering; try again in a few seconds."}
+    assert "The database (DATABASE_URL) does not answer: pages answer 503 until it does" in caplog.text

@@ -74,20 +74,17 @@ TEMPLATES = [
     },
 ]
 
-# Database: DATABASE_URL, e.g. postgres://user:password@host:5432/name; a SQLite file by default
-# https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
+# Database: DATABASE_URL, a SQLite file by default. https://docs.djangoproject.com/en/6.1/ref/settings/#databases
 DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a database restart costs no request
 POOL_SIZE = env.number("DATABASE_POOL_SIZE", 4)  # 0: no pool, as manage.py's commands run
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and POOL_SIZE:  # greenlets share connections
-    POOL = {"min_size": 1, "max_size": POOL_SIZE, "timeout": 10}  # timeout: seconds to wait for a connection
-    DATABASES["default"]["OPTIONS"] = {"pool": POOL}
+    # https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool (timeout: seconds to wait for a connection)
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": POOL_SIZE, "timeout": 10}}
 
-# Cache: Redis when REDIS_URL is set (rediss:// for TLS), else per-process memory
-# https://github.com/jazzband/django-redis#configure-as-cache-backend
+# Cache: Redis when REDIS_URL is set. https://github.com/jazzband/django-redis#configure-as-cache-backend
 REDIS_URL = env.get("REDIS_URL", default="")
-# Heroku Redis serves rediss:// with a self-signed certificate: REDIS_SSL_CERT_REQS=none accepts it.
-TLS = REDIS_URL.startswith("rediss://")
+TLS = REDIS_URL.startswith("rediss://")  # Heroku Redis's certificate is self-signed: REDIS_SSL_CERT_REQS=none takes it
 REDIS_OPTIONS = {"ssl_cert_reqs": env.choice("REDIS_SSL_CERT_REQS", ["required", "none"], "required")} if TLS else {}
 ONE_SECOND_AT_MOST = {"socket_connect_timeout": 1, "socket_timeout": 1}
 if REDIS_URL:  # else Django's default: memory of each process
@@ -110,8 +107,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Password guessing: 5 wrong passwords lock a username for 15 minutes (429) on every login; counted in the database,
-# so it holds while Redis is down. https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# 5 wrong passwords lock a username for 15 minutes on every login, Redis or not. https://django-axes.readthedocs.io/
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT, AXES_COOLOFF_TIME, AXES_VERBOSE = 5, timedelta(minutes=15), False  # verbose: a banner per start
 AXES_LOCKOUT_PARAMETERS = ["username"]  # not the address: behind a proxy many users share one (so axes.W006 is off)
@@ -123,17 +119,16 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 
-# Static files: hashed, compressed and served by whitenoise with far-future cache headers
-# https://whitenoise.readthedocs.io/en/stable/django.html
+# Static files: hashed and compressed, served by whitenoise. https://whitenoise.readthedocs.io/en/stable/django.html
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_ROOT = Path(__file__).parent / "public"  # files served at /, such as favicon.ico
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Security: HTTPS behind a proxy that sets X-Forwarded-Proto (Heroku's router does)
-# https://docs.djangoproject.com/en/6.1/ref/settings/#secure-proxy-ssl-header
+# HTTPS behind Heroku's router. https://docs.djangoproject.com/en/6.1/ref/settings/#secure-proxy-ssl-header
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # platform health checks may call over plain HTTP
@@ -143,11 +138,10 @@ CSRF_TRUSTED_ORIGINS = env.names("CSRF_TRUSTED_ORIGINS", default=[])
 # off (their checks W005, W021 silenced). https://docs.djangoproject.com/en/6.1/ref/middleware/#http-strict-transport-security
 SECURE_HSTS_SECONDS = env.number("SECURE_HSTS_SECONDS", default=31536000)
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021", "axes.W006"]
-# Content-Security-Policy: nothing loads, runs or connects unless named here, so injected markup is inert;
-# an inline <script> or <style> runs only with the csp_nonce_attr tag. https://docs.djangoproject.com/en/6.1/ref/csp/
+# Content-Security-Policy: only what is named here loads or runs. https://docs.djangoproject.com/en/6.1/ref/csp/
 SECURE_CSP = {
     "default-src": [CSP.NONE],
-    "script-src": [CSP.SELF, CSP.NONCE],
+    "script-src": [CSP.SELF, CSP.NONCE],  # an inline <script> or <style> runs only with the csp_nonce_attr tag
     "style-src": [CSP.SELF, CSP.NONCE],
     "img-src": [CSP.SELF, "data:"],  # Swagger UI draws its icons as data: images
     "font-src": [CSP.SELF],
@@ -156,12 +150,10 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],  # no site may frame these pages (X-Frame-Options' successor)
     "base-uri": [CSP.NONE],
 }
-# Powerful browser features no page here uses are denied, to injected code too; "camera": ["self"] would allow one.
-# https://github.com/adamchainz/django-permissions-policy
+# Browser features no page uses are denied, to injected code too. https://github.com/adamchainz/django-permissions-policy
 PERMISSIONS_POLICY = dict.fromkeys(["camera", "geolocation", "hid", "microphone", "payment", "serial", "usb"], [])
 
-# Logging: everything to stderr, so 500 tracebacks show in `heroku logs` even with DEBUG off
-# https://docs.djangoproject.com/en/6.1/topics/logging/
+# Everything to stderr (heroku logs), with DEBUG off too. https://docs.djangoproject.com/en/6.1/topics/logging/
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -171,8 +163,7 @@ LOGGING = {
 }
 {% if cookiecutter.use_rest %}
 
-# REST API: JSON, login required, paginated and throttled; the browsable API only in development
-# https://www.django-rest-framework.org/api-guide/settings/
+# REST API: JSON, login required, paginated, throttled. https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
     # Token first, so an anonymous request gets 401 with "WWW-Authenticate: Token" (a hint), not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -198,8 +189,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-# OpenAPI 3 schema at /api/schema/ and Swagger UI at /api/docs/, its files served by whitenoise (no CDN)
-# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+# OpenAPI schema, /api/schema/, and Swagger UI, /api/docs/. https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
     "TITLE": {{ cookiecutter.project_name|pyrepr }},
     "DESCRIPTION": {{ cookiecutter.description|pyrepr }},

@@ -8,7 +8,6 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
 {% if cookiecutter.example_app == "board" %}
     path("", include("{{ cookiecutter.project_slug }}.board.urls")),  # /board/ and /api/board/, before /api/'s 404

@@ -255,7 +255,8 @@ def test_a_malformed_throttle_rate_stops_start_up_with_one_line(load_settings, r
     with pytest.raises(EnvVarError) as stopped:
         load_settings(**PRODUCTION_ENV, API_THROTTLE_USER=rate)
     assert str(stopped.value) == (
-        "API_THROTTLE_USER must be requests per second, minute, hour or day; set e.g. API_THROTTLE_USER=600/minute."
+        "Configuration error: API_THROTTLE_USER must be requests per second, minute, hour or day; "
+        "set e.g. API_THROTTLE_USER=600/minute."
     )
 
 
