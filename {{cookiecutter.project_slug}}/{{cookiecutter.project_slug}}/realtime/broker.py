@@ -1,14 +1,7 @@
 """
-Brokers hand each event to every real-time process with a socket on its channel, and keep each channel's recent
-events for sockets that resume: history(channel, since) gives the events after `since`, or None when the history
-no longer holds `since` itself.
-
-Without Redis (LocalBroker) this process is the only one, so publishing is delivering. With Redis (RedisBroker)
-each process has ONE pub/sub subscription per channel, and the history is a Redis Stream per channel (publish.py
-adds to it). One task, the owner, is the only code that talks on the pub/sub connection: socket handlers change
-the set of channels wanted, and the owner sends Redis the difference and reads the answers in the same order, so
-the last socket leaving while another joins cannot leave the channel unsubscribed. When the connection fails it
-closes every socket, reconnects with backoff and jitter, and subscribes again.
+Brokers hand each event to every real-time process with a socket on its channel (README.md, How it works), and
+keep each channel's recent events for sockets that resume: history(channel, since) gives the events after
+`since`, or None when the history no longer holds `since` itself.
 """
 
 import asyncio
@@ -33,6 +26,8 @@ CONTROL = "~control"  # always subscribed, so the connection is never idle in re
 
 
 class LocalBroker:
+    """No Redis: this process is the only one, so publishing is delivering."""
+
     state = "embedded"
 
     def __init__(self, deliver, window):
@@ -209,19 +204,11 @@ class RedisBroker:
             return
         if (waiter := self.waiters.pop(channel, None)) and not waiter.done():
             waiter.set_result(None)
-        if channel == CONTROL:
-            self.connected()
-        elif channel in self.late and self.state == "connected":
+        if channel in self.late:  # its sockets were told "subscribed" already: events may have been missed
             self.late.discard(channel)
             self.resync(channel)
-
-    def connected(self):
-        """Every channel the connection started with is confirmed."""
-        if self.state == "disconnected":
-            logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.channels))
-            self.recovered = time.time()  # publish() dropped events meanwhile: no history spans the outage
-        else:
-            for channel in self.late:
-                self.resync(channel)
-        self.late.clear()
-        self.state, self.failures = "connected", 0
+        if channel == CONTROL:  # last on a new connection: every channel it started with is confirmed
+            if self.state == "disconnected":
+                logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.channels))
+                self.recovered = time.time()  # publish() dropped events meanwhile: no history spans the outage
+            self.state, self.failures = "connected", 0

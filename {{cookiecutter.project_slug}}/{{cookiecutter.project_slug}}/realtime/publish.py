@@ -1,10 +1,6 @@
 """
-Django's side: publish() an event to every browser listening on a channel, and token_for() the signed token a
-browser needs to listen. publish() waits for the transaction to commit (nobody hears of a row rolled back), never
-raises into the request when the broker is down, and gives up after REALTIME_PUBLISH_TIMEOUT seconds with one log
-line. With Redis, one atomic step adds the event to the channel's history (a Redis Stream, which gives it its ID)
-and sends it to the Tornado processes, so a browser that reconnects resumes from the history; an event dropped
-while Redis is down is in no history, and browsers re-fetch state.
+Django's side: publish() an event to every browser listening on a channel, after the transaction commits and
+never raising into the request (README.md, How it works); token_for() the token a browser needs to listen.
 """
 
 import json
@@ -26,8 +22,7 @@ _redis_client = None  # one connection pool per process
 
 
 def token_for(user, channel):
-    """A short-lived token that lets this user's browser subscribe to `channel`.
-    Decide who may listen to what before you call it (see views.authorize)."""
+    """A short-lived token that lets this user's browser subscribe to `channel` (decide first: views.authorize)."""
     user_id = user.pk if user is not None and user.is_authenticated else None
     return tokens.make_token(user_id, channel, key=settings.SECRET_KEY)
 

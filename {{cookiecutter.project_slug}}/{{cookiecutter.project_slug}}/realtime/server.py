@@ -84,22 +84,6 @@ def origin_allowed(origin, allowed, plain_http=False):
     return origin in exact or (origin[0] == "https" or plain_http) and validate_host(origin[1], hosts)
 
 
-class RateLimit:
-    """A token bucket: `rate` messages per second on average, bursts of twice that."""
-
-    def __init__(self, rate):
-        self.rate, self.tokens, self.updated = rate, 2 * rate, time.monotonic()
-
-    def allow(self):
-        now = time.monotonic()
-        self.tokens = min(2 * self.rate, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 class Anonymous(tornado.web.RequestHandler):
     """Answers without a Server header: Tornado's names its version, which helps only an attacker."""
 
@@ -136,7 +120,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             return self.refuse(503, "the broker is unavailable")
         if any(self.clients[key] >= limits[key[0]] for key in self.client):
             return self.refuse(429, "too many connections from this client")
-        self.rate_limit = RateLimit(self.config.rate_limit)
+        self.allowance, self.checked = 2 * self.config.rate_limit, time.monotonic()  # see within_rate_limit()
         self.channels = {}  # channel -> the newest event ID sent on it (None before the first, or unknown)
         self.behind = {}  # channel -> live events held back while the socket catches up on its history
         self.pending = 0  # bytes handed to write_message() whose Future is not done yet
@@ -153,11 +137,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             raise signing.BadSignature("not a token")
         return check_token(token, channel, key=self.config.secret_key, max_age=self.config.token_max_age)
 
-    def check_origin(self, origin):
-        if not origin_allowed(origin, self.config.allowed_origins, self.config.plain_http):
-            logger.info("Refused a socket from %s: origin not allowed", self.request.remote_ip)
-            return False
-        return True
+    def check_origin(self, origin):  # Tornado answers 403 when it is not allowed
+        return origin_allowed(origin, self.config.allowed_origins, self.config.plain_http)
 
     def select_subprotocol(self, subprotocols):
         return SUBPROTOCOL
@@ -167,8 +148,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         self.clients.update(self.client)
         await self.join(*self.first)
 
+    def within_rate_limit(self):
+        """A token bucket: REALTIME_RATE_LIMIT messages per second on average, bursts of twice that (a socket
+        over it is closed, so what it is owed after that does not matter)."""
+        now, rate = time.monotonic(), self.config.rate_limit
+        self.allowance = min(2 * rate, self.allowance + (now - self.checked) * rate) - 1
+        self.checked = now
+        return self.allowance >= 0
+
     async def on_message(self, message):
-        if not self.rate_limit.allow():
+        if not self.within_rate_limit():
             return self.close(1008, "rate limit exceeded")
         try:
             request = protocol.parse(message)
