@@ -1,23 +1,16 @@
 """
-Brokers hand each event to every real-time process with a socket on its channel, and keep each channel's recent
-events for sockets that resume: history(channel, since) gives the events after `since`, or None when the history
-no longer holds `since` itself.
-
-- LocalBroker: no Redis, so this process is the only one and publishing is delivering.
-- RedisBroker: Redis pub/sub, ONE subscription per channel per process; the history is a Redis Stream of the
-  channel's name (publish.py adds to it). One task, the owner, is the only code that talks on the pub/sub
-  connection. Socket handlers change the set of channels wanted and may wait until Redis confirms one. The owner
-  sends Redis the difference between what is wanted and what it has asked for, and reads the answers in the same
-  order, so "the last socket left while another joined" cannot leave Redis unsubscribed behind its back. When the
-  connection fails it closes every socket (resync()), reconnects with backoff and jitter, and asks again.
+Brokers hand each event to every real-time process with a socket on its channel (README.md, How it works), and
+keep each channel's recent events for sockets that resume: history(channel, since) gives the events after
+`since`, or None when the history no longer holds `since` itself.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -37,11 +30,10 @@ class LocalBroker:
 
     state = "embedded"
 
-    def __init__(self, deliver, window=None):
-        self.deliver = deliver
-        self.events, self.seconds = window or history_window()
-        self.kept = defaultdict(dict)  # channel -> {ID: (time.monotonic(), frame)}, oldest first
-        self.last = (0, 0)  # the newest ID given, as Redis gives them: milliseconds-sequence
+    def __init__(self, deliver, window):
+        self.deliver, (self.events, self.seconds) = deliver, window
+        self.kept = defaultdict(deque)  # channel -> [(ID, time.monotonic(), frame)], oldest first
+        self.last = (0, 0)  # the newest ID given, as Redis gives them: (milliseconds, sequence)
 
     async def start(self): ...
     async def stop(self): ...
@@ -51,19 +43,17 @@ class LocalBroker:
     async def publish(self, channel, event):
         now = int(time.time() * 1000)
         self.last = (now, 0) if now > self.last[0] else (self.last[0], self.last[1] + 1)
-        identifier = f"{self.last[0]}-{self.last[1]}"
-        kept = self.kept[channel]
-        kept[identifier] = (time.monotonic(), with_id(identifier, event))
-        self.deliver(channel, kept[identifier][1])
-        oldest = time.monotonic() - self.seconds
-        while kept and (len(kept) > self.events or next(iter(kept.values()))[0] < oldest):
-            del kept[next(iter(kept))]
+        kept, frame = self.kept[channel], with_id(f"{self.last[0]}-{self.last[1]}", event)
+        kept.append((self.last, time.monotonic(), frame))
+        while kept and (len(kept) > self.events or kept[0][1] < time.monotonic() - self.seconds):
+            kept.popleft()
+        self.deliver(channel, frame)
 
     async def history(self, channel, since):
-        identifiers = list(self.kept.get(channel, ()))
-        if since not in identifiers:
+        identifiers = [identifier for identifier, _, _ in self.kept[channel]]
+        if (since := event_id(since)) not in identifiers:
             return None
-        return [frame for _, frame in list(self.kept[channel].values())[identifiers.index(since) + 1 :]]
+        return [frame for _, _, frame in list(self.kept[channel])[identifiers.index(since) + 1 :]]
 
 
 class RedisBroker:
@@ -79,16 +69,15 @@ class RedisBroker:
         self.redis = aioredis.Redis.from_url(
             url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, health_check_interval=15, **options
         )
-        self.deliver, self.resync = deliver, resync
-        self.prefix, self.window, self.backoff = prefix, window or history_window(), backoff
-        self.wanted = set()  # channels some socket here listens to: the handlers' side
-        self.asked = set()  # the owner's side: channels whose last command was SUBSCRIBE on this connection
+        self.deliver, self.resync, self.backoff = deliver, resync, backoff
+        self.prefix, self.window = prefix, window or history_window()
+        self.wanted = {CONTROL}  # the handlers' side: CONTROL, and the channels some socket here listens to
+        self.asked = set()  # the owner's side: channels whose last command on this connection was SUBSCRIBE
         self.unanswered = Counter()  # channel -> commands about it that Redis has not answered yet
         self.waiters = {}  # channel -> Future, done when Redis confirms the channel
         self.late = set()  # channels whose sockets were told "subscribed" before Redis confirmed it
-        self.state = "connecting"
+        self.state, self.failures = "connecting", 0  # failures: connection attempts that failed in a row
         self.recovered = 0  # when the last outage ended
-        self.failures = 0  # connection attempts that failed in a row
         self.idle = self.owner = None  # the owner's wait for Redis, which a change of `wanted` ends early
 
     async def subscribe(self, channel):
@@ -149,11 +138,19 @@ class RedisBroker:
         await self.redis.aclose()
 
     async def own(self):
-        """One pub/sub connection at a time; after a failure, the next one after a backoff with jitter."""
+        """One pub/sub connection at a time: ask Redis for what is wanted and hand on what it sends until the
+        connection fails, then open the next one after a backoff with jitter."""
         while True:
             pubsub = self.redis.pubsub()
             try:
-                await self.serve(pubsub)
+                for handled in itertools.count(1):
+                    await self.ask(pubsub)
+                    if (message := await self.next_message(pubsub)) is not None:
+                        self.handle(message)
+                    if handled % 16 == 0:
+                        # In a burst get_message() returns without yielding: let the loop run now and then
+                        # (handshakes, pings, and the callbacks of writes queued for sockets that are behind).
+                        await asyncio.sleep(0)
             except Exception as error:
                 if self.state != "disconnected":
                     logger.warning("Real-time: lost Redis (%s); reconnecting", type(error).__name__)
@@ -169,39 +166,17 @@ class RedisBroker:
             delay = min(longest, shortest * 2 ** (self.failures - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
 
-    async def serve(self, pubsub):
-        """Until the connection fails: ask Redis for what is wanted, and hand on what it sends."""
-        first = [*self.wanted, CONTROL]  # CONTROL last: its answer says every channel before it is confirmed
-        await pubsub.subscribe(*(self.prefix + channel for channel in first))
-        self.asked.update(first)
-        self.unanswered.update(first)
-        handled = 0
-        while True:
-            await self.ask(pubsub)
-            message = await self.next_message(pubsub)
-            if message is not None:
-                self.handle(message)
-                handled += 1
-                if handled % 16 == 0:
-                    # In a burst get_message() returns without yielding: let the loop run now and then
-                    # (handshakes, pings, and the callbacks of writes queued for sockets that are behind).
-                    await asyncio.sleep(0)
-
     async def ask(self, pubsub):
         """Send Redis the difference between the channels wanted and those asked for, until there is none
         (handlers may change `wanted` while a command is sent)."""
-        while True:
-            joining, leaving = self.wanted - self.asked, self.asked - self.wanted - {CONTROL}
-            if not (joining or leaving):
-                return
-            if joining:
-                await pubsub.subscribe(*(self.prefix + channel for channel in joining))
+        while (joining := self.wanted - self.asked) | (leaving := self.asked - self.wanted):
+            if joining:  # CONTROL last, on a new connection: its answer says every channel before it is confirmed
+                await pubsub.subscribe(*(self.prefix + channel for channel in sorted(joining, key=CONTROL.__eq__)))
                 self.asked |= joining
-                self.unanswered.update(joining)
             if leaving:
                 await pubsub.unsubscribe(*(self.prefix + channel for channel in leaving))
                 self.asked -= leaving
-                self.unanswered.update(leaving)
+            self.unanswered.update(joining | leaving)
 
     async def next_message(self, pubsub):
         """What Redis sends next; None after idle_wait seconds, or at once when `wanted` changes."""
@@ -222,27 +197,18 @@ class RedisBroker:
         if message["type"] == "message":
             return self.deliver(channel, message["data"])
         self.unanswered[channel] -= 1  # Redis answers commands in order: one answer per channel per command
-        if not self.unanswered[channel]:
-            del self.unanswered[channel]
-        if self.subscribed(channel):
-            self.confirmed(channel)
-
-    def confirmed(self, channel):
+        if self.unanswered[channel]:
+            return
+        del self.unanswered[channel]
+        if channel not in self.asked:
+            return
         if (waiter := self.waiters.pop(channel, None)) and not waiter.done():
             waiter.set_result(None)
-        if channel == CONTROL:
-            self.connected()
-        elif channel in self.late and self.state == "connected":
+        if channel in self.late:  # its sockets were told "subscribed" already: events may have been missed
             self.late.discard(channel)
             self.resync(channel)
-
-    def connected(self):
-        """Every subscription the connection started with is confirmed."""
-        if self.state == "disconnected":
-            logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.channels))
-            self.recovered = time.time()  # publish() dropped events meanwhile: no history spans the outage
-        else:
-            for channel in self.late:
-                self.resync(channel)
-        self.late.clear()
-        self.state, self.failures = "connected", 0
+        if channel == CONTROL:  # last on a new connection: every channel it started with is confirmed
+            if self.state == "disconnected":
+                logger.warning("Real-time: Redis is back; %d channels subscribed again", len(self.channels))
+                self.recovered = time.time()  # publish() dropped events meanwhile: no history spans the outage
+            self.state, self.failures = "connected", 0

@@ -1,30 +1,6 @@
 """
-The wire format between browsers and the real-time server. https://www.rfc-editor.org/rfc/rfc6455
-
-Connect to /ws?channel=NAME[&since=ID] offering the subprotocols ["realtime", TOKEN] (a header, so tokens stay
-out of URLs and access logs). NAME is 1-100 characters of A-Z a-z 0-9 _ . : - and a TOKEN comes from Django
-(publish.token_for). Then JSON text frames, one object each:
-
-    browser -> {"type": "subscribe", "channel": NAME, "token": TOKEN, "since": ID}  one more channel, a token each
-               {"type": "unsubscribe", "channel": NAME}
-               {"type": "ping"}                           an application-level ping
-    server  -> {"type": "subscribed", "channel": NAME}    events on NAME come from now on
-               {"type": "unsubscribed", "channel": NAME}  no more of them (also for a channel never joined)
-               {"id": ID, "type": "message", "channel": NAME, "data": ...}  IDs grow with each event on NAME
-               {"type": "resync", "channel": NAME}        events may have been lost: fetch the current state again
-               {"type": "pong"}
-               {"type": "error", "error": TEXT, "channel": NAME}  a JSON object that is not a valid request
-                   ("channel" only when it named a valid one); the socket stays open
-
-"since" (optional) resumes after the event ID: after "subscribed" the socket gets every later event on NAME from
-the channel's history, in order and once each, then the live ones; or one "resync" when the history (bounded by
-REALTIME_HISTORY_EVENTS and REALTIME_HISTORY_SECONDS) no longer reaches back to ID, or ID is not one it gave.
-
-Anything else ends the connection: 1003 a binary frame, 1007 not a JSON object (or nested too deeply), 1008
-more messages than REALTIME_RATE_LIMIT, 1009 a message over REALTIME_MAX_MESSAGE_BYTES. The server also closes
-with 1000 (no pong within REALTIME_PING_TIMEOUT), 1001 (going away) and 1013 (too slow to keep up, or Redis
-unreachable: reconnect later and resume). Tornado ends the TCP connection without a close frame when a text
-frame is not UTF-8 (the browser sees 1006), and echoes any close code back.
+The wire format between browsers and the real-time server: reading a browser's message of any shape, and the
+frames the server sends. README.md's "The protocol" lists every message and close code.
 """
 
 import json
@@ -35,7 +11,7 @@ from .tokens import valid_channel
 
 SUBPROTOCOL = "realtime"
 EVENT_ID = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")  # a Redis Stream entry ID: milliseconds-sequence
-# "since": resume after this event ID ("" when it was given but is no ID at all)
+# since: resume after this event ID ("" when it was given but is no ID at all)
 Request = namedtuple("Request", ["type", "channel", "token", "since"], defaults=["", "", None])
 
 
@@ -44,7 +20,7 @@ class Close(Exception):
 
 
 class Invalid(Exception):
-    """A JSON object that is not a valid request: answer with error_frame() of these arguments."""
+    """A JSON object that is not a valid request: answer with an error frame saying why."""
 
 
 def parse(message):
@@ -79,15 +55,11 @@ def with_id(identifier, event):
     return b'{"id":"' + identifier.encode() + b'",' + event[1:]
 
 
-def id_of(frame):
+def id_of(event):
     """The ID a frame made by with_id() carries, as event_id() gives it; None for any other frame."""
-    return event_id(frame[7 : frame.find(b'"', 7)].decode()) if frame.startswith(b'{"id":"') else None
+    return event_id(event[7 : event.find(b'"', 7)].decode()) if event.startswith(b'{"id":"') else None
 
 
-def encode(message):
-    """A server message as the compact JSON text that goes on the wire."""
-    return json.dumps(message, separators=(",", ":"))
-
-
-def error_frame(error, channel=None):
-    return encode({"type": "error", "error": error, **({"channel": channel} if channel else {})})
+def frame(kind, channel=None, **fields):
+    """A server message as the compact JSON text that goes on the wire ("channel" only when there is one)."""
+    return json.dumps({"type": kind, **({"channel": channel} if channel else {}), **fields}, separators=(",", ":"))

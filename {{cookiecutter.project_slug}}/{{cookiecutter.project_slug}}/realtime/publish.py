@@ -1,16 +1,6 @@
 """
-Django's side: publish() an event to every browser listening on a channel, and
-token_for() the signed token a browser needs to listen.
-
-publish() is fire-and-forget on purpose. It waits for the database transaction to
-commit (so nobody is told about a row that was rolled back), never raises into the
-request when the broker is down, and gives up after REALTIME_PUBLISH_TIMEOUT
-seconds with one log line. What it returns says, once the transaction has committed,
-whether the broker took the event, so a page need not claim that others saw a change
-they were never told about. With Redis, the event is added to the channel's history
-(a Redis Stream, which gives it its ID) and sent to the Tornado processes in one
-atomic step, so a browser that reconnects resumes from the history; an event
-dropped while Redis is down is in no history, and browsers re-fetch state.
+Django's side: publish() an event to every browser listening on a channel, after the transaction commits and
+never raising into the request (README.md, How it works); token_for() the token a browser needs to listen.
 """
 
 import json
@@ -25,7 +15,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from . import tokens
-from .tokens import channel_namespace, make_token, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +22,9 @@ _redis_client = None  # one connection pool per process
 
 
 def token_for(user, channel):
-    """A short-lived token that lets this user's browser subscribe to `channel`.
-    Decide who may listen to what before you call it (see views.authorize)."""
+    """A short-lived token that lets this user's browser subscribe to `channel` (decide first: views.authorize)."""
     user_id = user.pk if user is not None and user.is_authenticated else None
-    return make_token(user_id, channel, key=settings.SECRET_KEY)
+    return tokens.make_token(user_id, channel, key=settings.SECRET_KEY)
 
 
 def encode_event(channel, data):
@@ -54,11 +42,9 @@ class Publication:
 
 def publish(channel, data):
     """Send `data` (anything JSON can encode) to the browsers on `channel`, after commit; a Publication.
-
-    A bad channel name, unencodable data or an event above REALTIME_MAX_MESSAGE_BYTES
-    is a programming error and raises here; a broker problem is only logged.
-    """
-    if not valid_channel(channel):
+    A bad channel name, unencodable data or an event above REALTIME_MAX_MESSAGE_BYTES is a programming error
+    and raises here; a broker problem is only logged."""
+    if not tokens.valid_channel(channel):
         raise ValueError("channel must be 1-100 characters of A-Z a-z 0-9 _ . : -")
     event = encode_event(channel, data)
     if len(event) > settings.REALTIME_MAX_MESSAGE_BYTES:
@@ -72,26 +58,6 @@ def publish(channel, data):
     return publication
 
 
-def _send(channel, event):
-    """Hand the event to the broker: whether it took it."""
-    started = time.monotonic()
-    try:
-        if settings.REDIS_URL:
-            _send_to_redis(channel, event)
-        else:
-            _send_to_server(event)
-        return True
-    except Exception as error:
-        # The user's request must not fail because the broker did; the event is dropped.
-        logger.warning(
-            "Real-time publish to %r dropped after %.1f s: %s",
-            channel,
-            time.monotonic() - started,
-            type(error).__name__,
-        )
-        return False
-
-
 def redis_client():
     global _redis_client
     if _redis_client is None:
@@ -100,32 +66,32 @@ def redis_client():
             settings.REDIS_URL,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
-            # One retry on a new connection when the pooled one fails or times out. The pool
-            # already replaces connections that Redis closed; this covers one that died silently
-            # (a failover, a NAT that forgot it). Rarely, a reply lost after delivery means twice.
+            # One retry on a new connection when the pooled one fails or times out. The pool already replaces
+            # connections that Redis closed; this covers one that died silently (a failover, a NAT that forgot
+            # it). Rarely, a reply lost after delivery means twice.
             retry=Retry(NoBackoff(), 1),
             **settings.REDIS_OPTIONS,
         )
     return _redis_client
 
 
-def _send_to_redis(channel, event):
-    script = redis_client().register_script(tokens.PUBLISH)  # see tokens.py
-    script(keys=[channel_namespace(settings.SECRET_KEY) + channel], args=[event, *tokens.history_window()])
-
-
-def _send_to_server(event):
-    """No Redis: POST the event to the one Tornado process, signed with the publishing key."""
-    timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 - the URL comes from settings, not from users
-        settings.REALTIME_PUBLISH_URL,
-        data=event,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-Realtime-Timestamp": timestamp,
-            "X-Realtime-Signature": publish_signature(timestamp, event, key=publishing_key(settings)),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=settings.REALTIME_PUBLISH_TIMEOUT / 2) as response:  # noqa: S310
-        response.read()
+def _send(channel, event):
+    """Hand the event to the broker: whether it took it."""
+    started = time.monotonic()
+    try:
+        if settings.REDIS_URL:
+            keys = [tokens.channel_namespace(settings.SECRET_KEY) + channel]
+            redis_client().register_script(tokens.PUBLISH)(keys=keys, args=[event, *tokens.history_window()])
+        else:  # no Redis: POST the event to the one Tornado process, signed with the publishing key
+            timestamp = str(int(time.time()))
+            signature = tokens.publish_signature(timestamp, event, key=tokens.publishing_key(settings))
+            headers = {"X-Realtime-Timestamp": timestamp, "X-Realtime-Signature": signature}
+            request = urllib.request.Request(  # noqa: S310 - the URL comes from settings, not from users
+                settings.REALTIME_PUBLISH_URL, data=event, headers={"Content-Type": "application/json", **headers}
+            )
+            urllib.request.urlopen(request, timeout=settings.REALTIME_PUBLISH_TIMEOUT / 2).close()  # noqa: S310
+        return True
+    except Exception as error:  # the request must not fail because the broker did: the event is dropped
+        elapsed = time.monotonic() - started
+        logger.warning("Real-time publish to %r dropped after %.1f s: %s", channel, elapsed, type(error).__name__)
+        return False

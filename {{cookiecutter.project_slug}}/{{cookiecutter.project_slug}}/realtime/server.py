@@ -1,8 +1,7 @@
 """
-The real-time server: a Tornado process that holds the browsers' WebSockets, as in Tornado's chat demo (an
-Application, a handler whose class holds the open connections, main()). Django publishes (publish.py), the broker
-(broker.py) hands each event to every such process, and each writes it to its sockets on the event's channel.
-What travels on a socket, and every close code: protocol.py. https://www.tornadoweb.org/en/stable/websocket.html
+The real-time server, shaped like Tornado's chat demo: an Application, a handler whose class holds the open
+sockets, main(). Django publishes (publish.py), the broker (broker.py) hands each event to every such process,
+and each writes it to its sockets on the event's channel. What travels on a socket: protocol.py.
 """
 
 import argparse
@@ -26,21 +25,20 @@ from django.http.request import validate_host
 from .. import env
 from . import protocol
 from .broker import LocalBroker, RedisBroker
-from .protocol import SUBPROTOCOL, encode, error_frame, event_id, id_of
+from .protocol import SUBPROTOCOL, event_id, frame, id_of
 from .tokens import channel_namespace, check_token, history_window, publish_signature, publishing_key, valid_channel
 
 logger = logging.getLogger(__name__)
 
 MAX_CHANNELS_PER_SOCKET = 20
 PUBLISH_FRESH_SECONDS = 30  # a signed publish older (or newer) than this is refused
-ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
+ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")  # as browsers send it
 
 
 class Config(SimpleNamespace):
-    """Everything the server needs: what Django shares from settings.py, and this process's own variables."""
-
     @classmethod
     def read(cls, settings, **overrides):
+        """What Django shares from settings.py, and this process's own variables."""
         shared = {
             "secret_key": settings.SECRET_KEY,
             "publish_key": publishing_key(settings),
@@ -71,40 +69,19 @@ def own_variables(allowed_hosts):
 def origin_allowed(origin, allowed, plain_http=False):
     """Whether a page from `origin` may open a socket. `allowed` holds full origins, which match exactly, and
     host patterns as in ALLOWED_HOSTS, which match over HTTPS, and over HTTP too when the site serves it."""
-    parsed = parse_origin(origin)
-    if parsed is None:
-        return False
-    if parsed in {parse_origin(entry) for entry in allowed if "://" in entry}:
-        return True
-    scheme, host, _ = parsed
-    hosts = [entry for entry in allowed if "://" not in entry]
-    return (scheme == "https" or plain_http) and validate_host(host, hosts)
 
-
-def parse_origin(origin):
-    """(scheme, host, port) of an origin as browsers serialize it (RFC 6454), or None for anything else."""
-    match = ORIGIN.fullmatch(origin)
-    if match is None:
+    def parsed(origin):  # (scheme, host, port), or None for anything a browser would not send
+        if match := ORIGIN.fullmatch(origin):
+            scheme, host, port = match.groups()
+            port = int(port or {"http": 80, "https": 443}[scheme])
+            return (scheme, host, port) if port <= 65535 else None
         return None
-    scheme, host, port = match.groups()
-    port = int(port) if port else {"http": 80, "https": 443}[scheme]
-    return (scheme, host, port) if port <= 65535 else None
 
-
-class RateLimit:
-    """A token bucket: `rate` messages per second on average, bursts of twice that."""
-
-    def __init__(self, rate):
-        self.rate, self.tokens, self.updated = rate, 2 * rate, time.monotonic()
-
-    def allow(self):
-        now = time.monotonic()
-        self.tokens = min(2 * self.rate, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+    if (origin := parsed(origin)) is None:
+        return False
+    hosts = [entry for entry in allowed if "://" not in entry]
+    exact = {parsed(entry) for entry in allowed if "://" in entry}
+    return origin in exact or (origin[0] == "https" or plain_http) and validate_host(origin[1], hosts)
 
 
 class Anonymous(tornado.web.RequestHandler):
@@ -128,27 +105,25 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         """The handshake: check token and capacity before upgrading (Tornado checks the origin)."""
         offered = [value.strip() for value in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         token = offered[1] if len(offered) == 2 and offered[0] == SUBPROTOCOL else ""
-        self.first_channel = self.get_query_argument("channel", "")
-        self.first_since = self.get_query_argument("since", None)
+        self.first = self.get_query_argument("channel", ""), self.get_query_argument("since", None)
         try:
-            user = self.checked_user(token, self.first_channel)
+            user = self.checked_user(token, self.first[0])
         except signing.BadSignature:
             return self.refuse(403, "missing, expired or invalid token")
+        # A token is valid for its whole lifetime, so one client could open every socket with one:
+        # count sockets per address (as the proxy in front reports it) and per logged-in user.
+        self.client = Counter([("address", self.request.remote_ip)] + [("user", user)] * (user is not None))
+        limits = {"address": self.config.max_per_address, "user": self.config.max_per_user}
         if len(self.connections) >= self.config.max_connections:
             return self.refuse(503, "too many connections")
         if self.broker.state == "disconnected":  # no event would reach the socket
             return self.refuse(503, "the broker is unavailable")
-        # A token is valid for its whole lifetime, so one client could open every socket with one:
-        # count sockets per address (as the proxy in front reports it) and per logged-in user.
-        self.client = [("address", self.request.remote_ip)] + [("user", user)] * (user is not None)
-        limits = {"address": self.config.max_per_address, "user": self.config.max_per_user}
         if any(self.clients[key] >= limits[key[0]] for key in self.client):
             return self.refuse(429, "too many connections from this client")
-        self.rate_limit = RateLimit(self.config.rate_limit)
-        self.channels = set()
-        self.pending = 0  # bytes handed to write_message() whose Future is not done yet
+        self.allowance, self.checked = 2 * self.config.rate_limit, time.monotonic()  # see within_rate_limit()
+        self.channels = {}  # channel -> the newest event ID sent on it (None before the first, or unknown)
         self.behind = {}  # channel -> live events held back while the socket catches up on its history
-        self.newest = {}  # channel -> the newest event ID sent
+        self.pending = 0  # bytes handed to write_message() whose Future is not done yet
         await super().get(*args, **kwargs)
 
     def refuse(self, status, reason):
@@ -162,11 +137,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
             raise signing.BadSignature("not a token")
         return check_token(token, channel, key=self.config.secret_key, max_age=self.config.token_max_age)
 
-    def check_origin(self, origin):
-        if not origin_allowed(origin, self.config.allowed_origins, self.config.plain_http):
-            logger.info("Refused a socket from %s: origin not allowed", self.request.remote_ip)
-            return False
-        return True
+    def check_origin(self, origin):  # Tornado answers 403 when it is not allowed
+        return origin_allowed(origin, self.config.allowed_origins, self.config.plain_http)
 
     def select_subprotocol(self, subprotocols):
         return SUBPROTOCOL
@@ -174,50 +146,53 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
     async def open(self):
         self.connections.add(self)
         self.clients.update(self.client)
-        await self.join(self.first_channel, self.first_since)
+        await self.join(*self.first)
+
+    def within_rate_limit(self):
+        """A token bucket: REALTIME_RATE_LIMIT messages per second on average, bursts of twice that (a socket
+        over it is closed, so what it is owed after that does not matter)."""
+        now, rate = time.monotonic(), self.config.rate_limit
+        self.allowance = min(2 * rate, self.allowance + (now - self.checked) * rate) - 1
+        self.checked = now
+        return self.allowance >= 0
 
     async def on_message(self, message):
-        if not self.rate_limit.allow():
+        if not self.within_rate_limit():
             return self.close(1008, "rate limit exceeded")
         try:
             request = protocol.parse(message)
         except protocol.Close as close:
             return self.close(*close.args)
         except protocol.Invalid as invalid:
-            return self.send(error_frame(*invalid.args))
-        if request.type == "subscribe":
-            try:
-                self.checked_user(request.token, request.channel)
-            except signing.BadSignature:
-                return self.send(error_frame("invalid token", request.channel))
-            await self.join(request.channel, request.since)
-        elif request.type == "unsubscribe":
+            return self.send(frame("error", error=str(invalid)))
+        if request.type == "ping":
+            return self.send(frame("pong"))
+        if request.type == "unsubscribe":
             self.leave(request.channel)
-            self.send(encode({"type": "unsubscribed", "channel": request.channel}))
-        else:
-            self.send(encode({"type": "pong"}))
+            return self.send(frame("unsubscribed", request.channel))
+        try:
+            self.checked_user(request.token, request.channel)
+        except signing.BadSignature:
+            return self.send(frame("error", request.channel, error="invalid token"))
+        await self.join(request.channel, request.since)
 
     def on_close(self):
         self.connections.discard(self)
-        self.clients.subtract(self.client)
-        for key in self.client:
-            if not self.clients[key]:
-                del self.clients[key]  # forget clients with no socket left
+        SocketHandler.clients -= self.client  # in place, forgetting clients with no socket left
         for channel in list(self.channels):
             self.leave(channel)
 
     async def join(self, channel, since=None):
-        if channel not in self.channels:
-            if len(self.channels) >= MAX_CHANNELS_PER_SOCKET:
-                return self.send(error_frame("too many channels", channel))
-            self.channels.add(channel)
-            self.listeners[channel].add(self)
+        if channel not in self.channels and len(self.channels) >= MAX_CHANNELS_PER_SOCKET:
+            return self.send(frame("error", channel, error="too many channels"))
+        self.channels.setdefault(channel, None)
+        self.listeners[channel].add(self)
         if since is not None:
             self.behind[channel] = []
         await self.broker.subscribe(channel)  # at once if this process already receives the channel
         if channel not in self.channels:
             return  # it closed, or left, while Redis confirmed
-        self.send(encode({"type": "subscribed", "channel": channel}))
+        self.send(frame("subscribed", channel))
         if since is not None:
             await self.catch_up(channel, since)
 
@@ -225,31 +200,31 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         """Send the events after `since` from the history, then those that arrived live meanwhile (the two
         overlap: the history was read after the subscription was in place)."""
         backlog = await self.broker.history(channel, since)
-        if backlog is None:
-            self.send(encode({"type": "resync", "channel": channel}))
-        else:
-            self.newest[channel] = event_id(since)
-        for frame in [*(backlog or ()), *self.behind.pop(channel, [])]:
-            self.deliver(channel, frame, id_of(frame))
-
-    def deliver(self, channel, frame, identifier):
-        """Send an event once, in ID order (Redis sends in ID order, and a live copy of an event the history
-        held may reach this process after the catch-up)."""
-        newest = self.newest.get(channel)
-        if identifier is None or newest is None or identifier > newest:
-            self.newest[channel] = identifier or newest
-            self.send(frame)
-
-    def leave(self, channel):
         if channel not in self.channels:
             return
-        self.channels.discard(channel)
-        self.behind.pop(channel, None)
-        self.newest.pop(channel, None)
-        self.listeners[channel].discard(self)
-        if not self.listeners[channel]:
-            del self.listeners[channel]
-            self.broker.unsubscribe(channel)
+        if backlog is None:
+            self.send(frame("resync", channel))
+        else:
+            self.channels[channel] = event_id(since)
+        for event in [*(backlog or ()), *self.behind.pop(channel, ())]:
+            self.deliver(channel, event, id_of(event))
+
+    def deliver(self, channel, event, identifier):
+        """Send an event once, in ID order (Redis sends in ID order, and a live copy of an event the history
+        held may reach this process after the catch-up)."""
+        newest = self.channels[channel]
+        if identifier is None or newest is None or identifier > newest:
+            self.channels[channel] = identifier or newest
+            self.send(event)
+
+    def leave(self, channel):
+        if channel in self.channels:
+            del self.channels[channel]
+            self.behind.pop(channel, None)
+            self.listeners[channel].discard(self)
+            if not self.listeners[channel]:
+                del self.listeners[channel]
+                self.broker.unsubscribe(channel)
 
     def send(self, message):
         """Queue a message, and close a socket that cannot keep up: more than send_buffer_bytes handed to
@@ -286,7 +261,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler, Anonymous):
         if channel is None:
             return cls.close_all(1013, "the broker is unavailable; reconnect")
         for socket in list(cls.listeners.get(channel, ())):
-            socket.send(encode({"type": "resync", "channel": channel}))
+            socket.send(frame("resync", channel))
 
     @classmethod
     def close_all(cls, code, reason):
@@ -301,16 +276,16 @@ class PublishHandler(Anonymous):
 
     async def post(self):
         body, now = self.request.body, time.time()
+        timestamp = self.request.headers.get("X-Realtime-Timestamp", "")
+        signature = self.request.headers.get("X-Realtime-Signature", "").encode()
+        expected = publish_signature(timestamp, body, key=self.config.publish_key).encode()
         if not self.config.publish_key:
             raise tornado.web.HTTPError(403, "REALTIME_PUBLISH_KEY is not set")
         if len(body) > self.config.max_message_bytes:
             raise tornado.web.HTTPError(413)
-        timestamp = self.request.headers.get("X-Realtime-Timestamp", "")
-        signature = self.request.headers.get("X-Realtime-Signature", "")
         if not timestamp.isdigit() or abs(now - int(timestamp)) > PUBLISH_FRESH_SECONDS:
             raise tornado.web.HTTPError(403, "stale or missing timestamp")
-        expected = publish_signature(timestamp, body, key=self.config.publish_key)
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        if not hmac.compare_digest(signature, expected):
             raise tornado.web.HTTPError(403, "bad signature")
         for old in [old for old, until in self.seen.items() if until < now]:
             del self.seen[old]
@@ -345,14 +320,8 @@ class NotFound(Anonymous):
 def make_broker(config):
     if not config.redis_url:
         return LocalBroker(SocketHandler.broadcast, config.history)
-    return RedisBroker(
-        config.redis_url,
-        config.redis_options,
-        SocketHandler.broadcast,
-        SocketHandler.resync,
-        prefix=channel_namespace(config.secret_key),
-        window=config.history,
-    )
+    prefix, handlers = channel_namespace(config.secret_key), (SocketHandler.broadcast, SocketHandler.resync)
+    return RedisBroker(config.redis_url, config.redis_options, *handlers, prefix=prefix, window=config.history)
 
 
 def log_request(handler):
@@ -364,12 +333,12 @@ def log_request(handler):
 
 class Application(tornado.web.Application):
     def __init__(self, config, broker):
-        dependencies = {"config": config, "broker": broker}
+        services = {"config": config, "broker": broker}
         handlers = [(r"/ws", SocketHandler), (r"/publish", PublishHandler), (r"/healthz", HealthHandler)]
         super().__init__(
-            [(path, handler, dependencies) for path, handler in handlers],
+            [(path, handler, services) for path, handler in handlers],
             default_handler_class=NotFound,
-            default_handler_args=dependencies,
+            default_handler_args=services,
             websocket_max_message_size=config.max_message_bytes,
             websocket_ping_interval=config.ping_interval,
             websocket_ping_timeout=config.ping_timeout,

@@ -49,8 +49,8 @@ def check_token(token, channel, *, key, max_age):
 
 def publishing_key(settings):
     """REALTIME_PUBLISH_KEY, or else a key derived from SECRET_KEY: no second secret in .env."""
-    derived = salted_hmac("realtime.publish", "", secret=settings.SECRET_KEY, algorithm="sha256")
-    return settings.REALTIME_PUBLISH_KEY or derived.hexdigest()
+    derived = salted_hmac("realtime.publish", "", secret=settings.SECRET_KEY, algorithm="sha256").hexdigest()
+    return settings.REALTIME_PUBLISH_KEY or derived
 
 
 def channel_namespace(secret_key):
@@ -65,5 +65,4 @@ def history_window():
 
 
 def publish_signature(timestamp, body, *, key):
-    """HMAC-SHA256 over "<timestamp>." + body, hex encoded."""
     return hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

@@ -19,19 +19,14 @@ def authorize(user, channel):
     return channel == DEMO_CHANNEL
 
 
-def socket_url(request):
-    """REALTIME_URL, or by default the Tornado port on the host the page came from."""
-    if settings.REALTIME_URL:
-        return settings.REALTIME_URL
+def socket_grant(request, token):
+    """What a page's getToken() gets: the token; the socket's URL, REALTIME_URL or by default the Tornado port on
+    the host the page came from; and in development the command that starts the server, which a page that cannot
+    reach it shows (realtime.js: RealtimeSocket.notAnswering)."""
     host = urlsplit(f"//{request.get_host()}").hostname
     host = f"[{host}]" if ":" in host else host
-    return f"{'wss' if request.is_secure() else 'ws'}://{host}:{settings.REALTIME_PORT}/ws"
-
-
-def socket_grant(request, token):
-    """What a page's getToken() gets: the token, the socket's URL, and in development how to start the server,
-    which a page that cannot reach it shows (realtime.js: RealtimeSocket.notAnswering)."""
-    grant = {"token": token, "url": socket_url(request)}
+    url = settings.REALTIME_URL or f"{'wss' if request.is_secure() else 'ws'}://{host}:{settings.REALTIME_PORT}/ws"
+    grant = {"token": token, "url": url}
     if settings.DEBUG:
         grant["start"] = "PATH=.venv/bin:$PATH honcho start web realtime"  # the README's Run it
     return JsonResponse(grant)
