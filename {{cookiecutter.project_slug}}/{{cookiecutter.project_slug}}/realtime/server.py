@@ -360,10 +360,7 @@ async def shutdown(server, broker, grace=5.0):
 async def main():
     from django.conf import settings
 
-    try:
-        config = Config.read(settings)  # a bad variable: one line that names it, as manage.py gives
-    except env.EnvVarError as error:
-        raise SystemExit(str(error)) from None
+    config = Config.read(settings)  # a bad variable stops the process with env.py's one line, as manage.py does
     parser = argparse.ArgumentParser(description="The real-time server.")
     parser.add_argument("--port", type=int, default=settings.REALTIME_PORT)
     port = parser.parse_args().port

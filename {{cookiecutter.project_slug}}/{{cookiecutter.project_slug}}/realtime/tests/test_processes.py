@@ -141,7 +141,8 @@ def test_a_bad_server_variable_stops_the_server_with_one_line_that_names_it(tmp_
     )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{variable} must be {rule}; set e.g. {variable}="), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"Configuration error: {variable} must be {rule}; set e.g. {variable}="), lines
     assert value not in lines[0]  # values may be secrets: never echoed
 
 
