@@ -392,6 +392,23 @@ def healthz_source(views_file):
     return '"""The generated project\'s /healthz, copied by bench/run.py."""\n\n' + "\n".join(lines) + "\n\n\n" + body
 
 
+def copy_server_conf(core, serve, drop=()):
+    """The core's gunicorn.conf.py into serve, less its top-level hooks named in drop and the imports only they
+    used: raw WSGI has no Django settings for `on_starting` to read, and cookiecutter-django (gthread, no gevent
+    installed) cannot import gevent for `post_request`."""
+    source = (core.cwd / "gunicorn.conf.py").read_text()
+    module = ast.parse(source)
+    gone = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name in drop]
+    kept = [n for n in module.body if n not in gone and not isinstance(n, ast.Import | ast.ImportFrom)]
+    used = {x.id for n in kept for x in ast.walk(n) if isinstance(x, ast.Name)}
+    imports = [n for n in module.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    gone += [n for n in imports if not any((a.asname or a.name).split(".")[0] in used for a in n.names)]
+    lines = source.splitlines(keepends=True)
+    for node in sorted(gone, key=lambda n: n.lineno, reverse=True):
+        del lines[node.lineno - 1 : node.end_lineno]
+    (serve / "gunicorn.conf.py").write_text("".join(lines).rstrip() + "\n")
+
+
 def build_bare(core, core_project, django_pin=None):
     """`django-admin startproject` with the same Django (or django_pin's, as its startproject writes it),
     the same Python, DEBUG=False, and the same /healthz view."""
@@ -421,8 +438,11 @@ def build_bare(core, core_project, django_pin=None):
     bin_dir = venv("\n".join([django_pin, gunicorn_pin, *server_pins]) + "\n", core.python)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir))
     label = "bare startproject" if name == "bare" else f"bare startproject, {django_pin.replace('==', ' ')}"
+    # The core's gunicorn.conf.py reads DJANGO_SETTINGS_MODULE's settings before any worker (`on_starting`),
+    # defaulting to the core's module: name bare's, as its manage.py and wsgi.py do.
     bare = Contender(name=label, kind="bare", cwd=serve, bin=bin_dir, app="bare.wsgi:application",
-                     module="bare.wsgi", python=core.python)  # fmt: skip
+                     module="bare.wsgi", python=core.python,
+                     env={"DJANGO_SETTINGS_MODULE": "bare.settings"})  # fmt: skip
     return bare, pristine, django_only
 
 
@@ -431,7 +451,7 @@ def build_raw(core, bare):
     shutil.rmtree(serve, ignore_errors=True)
     serve.mkdir(parents=True)
     shutil.copy(BENCH / "raw_wsgi.py", serve / "raw_wsgi.py")
-    shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
+    copy_server_conf(core, serve, drop=("on_starting",))
     static_file = core.cwd / "staticfiles" / core.static_path.removeprefix("/static/")
     env = {"RAW_STATIC_FILE": str(static_file), "RAW_STATIC_PATH": core.static_path,
            "RAW_HEALTHZ": json.dumps(HEALTHZ_ANSWER)}  # fmt: skip
@@ -478,7 +498,7 @@ def build_ccd(path, about, core, database_url, redis_url):
     serve = WORK / "serve" / "ccd"
     shutil.rmtree(serve, ignore_errors=True)
     shutil.copytree(pristine, serve)
-    shutil.copy(core.cwd / "gunicorn.conf.py", serve / "gunicorn.conf.py")
+    copy_server_conf(core, serve, drop=("post_request",))
     env = {**CCD_ENV, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     fresh_database(bin_dir, database_url)
     sh([str(bin_dir / "python"), "manage.py", "migrate", "--noinput"], cwd=serve, env=clean_env(bin_dir, **env))
@@ -954,7 +974,8 @@ def ccd_report(data):
         "The benchmark copies it without its venv, gives it a fresh PostgreSQL database (`manage.py migrate`), "
         "the core's `gunicorn.conf.py` and `WEB_CONCURRENCY=1`, with gunicorn's own `gthread` worker class "
         "and 4 threads (`-k gthread --threads 4`): the core's `gevent` worker needs gevent, which "
-        "cookiecutter-django does not install.",
+        "cookiecutter-django does not install; for the same reason its copy of `gunicorn.conf.py` lacks the "
+        "`post_request` hook (`gevent.sleep(0)`, a yield that gthread does not need).",
         "",
         f"Environment (its production settings read these; dummy S3 and Mailgun credentials): `{shown}`.",
         "",
@@ -1165,7 +1186,9 @@ def report(data, plan, quick):
         "## 4. Throughput and latency (gunicorn, 1 worker: gevent; cookiecutter-django gthread x 4, 127.0.0.1)",
         "",
     ]
-    lines += ["Servers (same `gunicorn.conf.py`, `WEB_CONCURRENCY=1`, bound to 127.0.0.1):", ""]
+    lines += ["Servers (same `gunicorn.conf.py`, `WEB_CONCURRENCY=1`, bound to 127.0.0.1; raw WSGI and whitenoise "
+              "without Django run it without its `on_starting` hook, which reads Django settings, and "
+              "cookiecutter-django without its `post_request` hook, which needs gevent):", ""]  # fmt: skip
     for c in data["contenders"]:
         env = " ".join(f"{k}={v}" for k, v in {**c.env, "WEB_CONCURRENCY": 1, "PORT": "$PORT"}.items())
         shown = f"cd {c.cwd} && {env} {' '.join(server_command(c))}"
